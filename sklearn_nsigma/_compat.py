@@ -1,0 +1,54 @@
+"""The one module that imports private scikit-learn helpers.
+
+scikit-learn does not promise to keep these names stable; importing them in
+one place means a change in scikit-learn is a fix in one file.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._array_api import (
+    _is_numpy_namespace,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+)
+
+try:  # scikit-learn >= 1.8
+    from sklearn.utils._array_api import check_same_namespace
+except ImportError:  # pragma: no cover - older scikit-learn
+
+    def check_same_namespace(X, estimator, *, attribute, method):
+        """Raise if X's array namespace differs from the fitted attribute's."""
+        from sklearn import get_config
+
+        if not get_config()["array_api_dispatch"]:
+            return
+        a_xp, _, a_device = get_namespace_and_device(getattr(estimator, attribute))
+        X_xp, _, X_device = get_namespace_and_device(X)
+        if _is_numpy_namespace(a_xp) and _is_numpy_namespace(X_xp):
+            return
+        if X_xp != a_xp or X_device != a_device:
+            raise ValueError(
+                f"Inputs passed to {type(estimator).__name__}.{method}() must use "
+                "the same namespace and the same device as those passed to fit()."
+            )
+
+
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
+
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "_fit_context",
+    "_is_numpy_namespace",
+    "check_same_namespace",
+    "get_namespace",
+    "get_namespace_and_device",
+    "move_to",
+    "validate_params",
+]

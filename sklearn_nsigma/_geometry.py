@@ -1,0 +1,263 @@
+"""Geometry of Gaussian components: full covariances and n-sigma ellipsoids.
+
+Pure NumPy; every function here works on small per-component arrays and never
+touches the data.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+@dataclass(frozen=True, eq=False)
+class EllipsoidParams:
+    """Centres, semi-axes and rotations of the 1-sigma ellipsoids of a mixture.
+
+    The n-sigma ellipsoid of component ``k`` is the set of points ``x`` with
+    ``||diag(1 / radii[k]) @ rotations[k].T @ (x - centers[k])|| <= n``: translate
+    by ``-centers[k]``, rotate by ``rotations[k].T``, and apply the ellipse
+    equation with semi-axes ``n * radii[k]``.
+
+    Attributes
+    ----------
+    centers : ndarray of shape (n_components, n_features)
+        Centre (mean) of each component.
+
+    radii : ndarray of shape (n_components, n_features)
+        1-sigma semi-axis lengths of each component, in descending order. The
+        n-sigma semi-axes are ``n * radii``.
+
+    rotations : ndarray of shape (n_components, n_features, n_features)
+        Proper rotation matrices (orthonormal, determinant +1). Column ``j``
+        of ``rotations[k]`` is the principal axis of length ``radii[k, j]``.
+        Sign convention: in every column but the last, the entry of largest
+        magnitude is positive; the last column's sign is the one that makes
+        the determinant +1.
+
+    angles : ndarray of shape (n_components,) or None
+        For 2-D data, the angle of each major axis in degrees,
+        counter-clockwise from the x axis, in ``[0, 180)`` (the convention of
+        :class:`matplotlib.patches.Ellipse`). ``None`` in other dimensions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nsigma import ellipsoid_params
+    >>> params = ellipsoid_params(
+    ...     means=np.zeros((1, 2)),
+    ...     covariances=np.array([[[4.0, 0.0], [0.0, 1.0]]]),
+    ...     covariance_type="full",
+    ... )
+    >>> params.radii
+    array([[2., 1.]])
+    >>> params.angles
+    array([0.])
+    """
+
+    centers: np.ndarray
+    radii: np.ndarray
+    rotations: np.ndarray
+    angles: np.ndarray | None
+
+    @property
+    def n_components(self) -> int:
+        """Number of components."""
+        return self.centers.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        """Dimension of the ellipsoids."""
+        return self.centers.shape[1]
+
+    def covariances(self) -> np.ndarray:
+        """Full covariance matrices ``R @ diag(radii**2) @ R.T``.
+
+        Returns
+        -------
+        covariances : ndarray of shape (n_components, n_features, n_features)
+            The covariance of each component, rebuilt from its ellipsoid.
+        """
+        scaled = self.rotations * self.radii[:, np.newaxis, :] ** 2
+        return scaled @ np.swapaxes(self.rotations, 1, 2)
+
+    def axis_points(self, n_sigma: float = 1.0) -> np.ndarray:
+        """End points ``centers + n_sigma * radii * axis`` of every semi-axis.
+
+        Parameters
+        ----------
+        n_sigma : float, default=1.0
+            Mahalanobis radius of the ellipsoid.
+
+        Returns
+        -------
+        points : ndarray of shape (n_components, n_features, n_features)
+            ``points[k, j]`` is the end of the ``j``-th semi-axis of component
+            ``k``: a point at Mahalanobis distance ``n_sigma`` from its centre.
+        """
+        offsets = np.swapaxes(self.rotations * self.radii[:, np.newaxis, :], 1, 2)
+        return self.centers[:, np.newaxis, :] + n_sigma * offsets
+
+
+def full_covariances(
+    covariances: np.ndarray, covariance_type: str, n_components: int
+) -> np.ndarray:
+    """Expand covariances of any type to shape (n_components, d, d).
+
+    Parameters
+    ----------
+    covariances : ndarray
+        ``covariances_`` of a fitted mixture, of the shape its
+        ``covariance_type`` implies.
+
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        How ``covariances`` is stored.
+
+    n_components : int
+        Number of components.
+
+    Returns
+    -------
+    full : ndarray of shape (n_components, n_features, n_features)
+        The full covariance matrix of each component.
+    """
+    covariances = np.asarray(covariances)
+    if covariance_type == "full":
+        return covariances
+    if covariance_type == "tied":
+        return np.broadcast_to(covariances, (n_components, *covariances.shape)).copy()
+    if covariance_type == "diag":
+        n_features = covariances.shape[1]
+        full = np.zeros((n_components, n_features, n_features), covariances.dtype)
+        full[:, np.arange(n_features), np.arange(n_features)] = covariances
+        return full
+    raise ValueError(
+        "full_covariances needs the number of features for 'spherical'; "
+        "use ellipsoid_params instead."
+    )
+
+
+def _fix_signs(vectors: np.ndarray) -> np.ndarray:
+    """Make every axis deterministic and every rotation proper (det +1).
+
+    ``vectors`` holds axes as columns, shape (n_components, d, d). In each
+    column the entry of largest magnitude becomes positive (as
+    :func:`sklearn.utils.extmath.svd_flip` does); then the last column is
+    negated where the determinant is -1.
+    """
+    n_components, n_features, _ = vectors.shape
+    largest = np.argmax(np.abs(vectors), axis=1)  # (n_components, d)
+    picked = np.take_along_axis(vectors, largest[:, np.newaxis, :], axis=1)
+    vectors = vectors * np.where(picked < 0, -1.0, 1.0).astype(vectors.dtype)
+    improper = np.linalg.det(vectors) < 0
+    vectors[improper, :, -1] *= -1
+    return vectors
+
+
+def _angles_2d(rotations: np.ndarray) -> np.ndarray | None:
+    if rotations.shape[1] != 2:
+        return None
+    major = rotations[:, :, 0]
+    return np.degrees(np.arctan2(major[:, 1], major[:, 0])) % 180.0
+
+
+def ellipsoid_params(
+    means: np.ndarray,
+    covariances: np.ndarray | None = None,
+    covariance_type: str = "full",
+    *,
+    precisions_cholesky: np.ndarray | None = None,
+) -> EllipsoidParams:
+    """Compute the n-sigma ellipsoid parameters of every mixture component.
+
+    Parameters
+    ----------
+    means : array-like of shape (n_components, n_features)
+        Component means.
+
+    covariances : array-like, default=None
+        Covariances in the layout of ``covariance_type`` (as
+        ``GaussianMixture.covariances_``). If None, ``precisions_cholesky``
+        is used instead.
+
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Layout of ``covariances`` / ``precisions_cholesky``.
+
+    precisions_cholesky : array-like, default=None
+        Cholesky factors of the precision matrices, in the layout of
+        ``GaussianMixture.precisions_cholesky_``. Used when ``covariances``
+        is None.
+
+    Returns
+    -------
+    params : EllipsoidParams
+        Centres, 1-sigma radii (descending), proper rotations and, in 2-D,
+        angles.
+
+    Notes
+    -----
+    'diag' and 'spherical' covariances are handled exactly, without an
+    eigendecomposition: the axes are coordinate axes, ordered by decreasing
+    variance (ties keep feature order). For 'full' and 'tied', the axes come
+    from :func:`numpy.linalg.eigh`; eigenvalues that round to slightly below
+    zero for nearly singular matrices are clipped to zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nsigma import ellipsoid_params
+    >>> params = ellipsoid_params(np.zeros((2, 3)), np.array([1.0, 4.0]), "spherical")
+    >>> params.radii
+    array([[1., 1., 1.],
+           [2., 2., 2.]])
+    """
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"covariance_type must be one of {COVARIANCE_TYPES}, "
+            f"got {covariance_type!r}."
+        )
+    means = np.asarray(means)
+    n_components, n_features = means.shape
+    dtype = means.dtype if means.dtype.kind == "f" else np.float64
+    if covariances is None and precisions_cholesky is None:
+        raise ValueError("Either covariances or precisions_cholesky is needed.")
+
+    if covariance_type in ("diag", "spherical"):
+        if covariances is not None:
+            variances = np.asarray(covariances, dtype=dtype)
+        else:
+            variances = 1.0 / np.square(np.asarray(precisions_cholesky, dtype=dtype))
+        variances = np.broadcast_to(
+            variances.reshape(n_components, -1), (n_components, n_features)
+        )
+        order = np.argsort(-variances, axis=1, kind="stable")
+        radii = np.sqrt(np.maximum(np.take_along_axis(variances, order, axis=1), 0))
+        vectors = np.zeros((n_components, n_features, n_features), dtype=dtype)
+        components = np.arange(n_components)[:, np.newaxis]
+        vectors[components, order, np.arange(n_features)] = 1.0
+    elif covariances is not None:
+        full = full_covariances(
+            np.asarray(covariances, dtype=dtype), covariance_type, n_components
+        )
+        eigenvalues, vectors = np.linalg.eigh(full)  # ascending
+        eigenvalues, vectors = eigenvalues[:, ::-1], vectors[:, :, ::-1]
+        radii = np.sqrt(np.maximum(eigenvalues, 0))
+    else:
+        factors = np.asarray(precisions_cholesky, dtype=dtype)
+        if covariance_type == "tied":
+            factors = np.broadcast_to(factors, (n_components, *factors.shape))
+        precisions = factors @ np.swapaxes(factors, 1, 2)
+        # The largest covariance axis is the smallest precision axis: eigh's
+        # ascending order is already the order we want.
+        eigenvalues, vectors = np.linalg.eigh(precisions)
+        with np.errstate(divide="ignore"):
+            radii = 1.0 / np.sqrt(np.maximum(eigenvalues, 0))
+
+    rotations = _fix_signs(np.ascontiguousarray(vectors))
+    return EllipsoidParams(
+        centers=means.copy(),
+        radii=np.ascontiguousarray(radii),
+        rotations=rotations,
+        angles=_angles_2d(rotations),
+    )
