@@ -35,7 +35,7 @@ def _scalar_or_array(array: np.ndarray) -> float | np.ndarray:
 
 @validate_params(
     {
-        "n_sigma": ["array-like", Interval(Real, 0, None, closed="left")],
+        "n_sigma": ["array-like", Interval(Real, 0, None, closed="both")],
         "n_features": [Interval(Integral, 1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,

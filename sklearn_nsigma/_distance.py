@@ -9,19 +9,20 @@ ever formed, float32 input is computed in float32 (the small factor matrices
 are cast, never ``X``), and the (n_samples, n_components) matrix is only
 written when the caller asks for it.
 
-Two layouts of the stacked matrix are used:
+Two layouts are used:
 
 * ``full`` and ``tied``: ``[X - c, 1] @ W`` with ``W`` of shape
   (n_features + 1, n_components * n_features) gives the whitened offsets
-  ``(x - mu_k) @ L_k`` of every component side by side; their squared norms
-  are the squared distances.
-* ``diag`` and ``spherical``: ``[(X - c)**2, X - c, 1] @ W`` with ``W`` of
-  shape (2 * n_features + 1, n_components) gives the squared distances
-  directly (the square is expanded, which costs a single small GEMM).
+  ``(x - mu_k) @ L_k`` of every component side by side (one GEMM); their
+  squared norms are the squared distances.
+* ``diag`` and ``spherical``: the factors are diagonal, so the whitened
+  offsets ``(x - c) * s_k - (mu_k - c) * s_k`` are formed by broadcasting
+  into the same (chunk, n_components * n_features) buffer; a GEMM against a
+  block-diagonal matrix would waste a factor n_features of work.
 
-``c`` is the mean of the component means: centring each chunk on it keeps the
-products accurate for data far from the origin.
-"""
+In both cases the offsets are formed before squaring (never the expanded
+square ``|x|^2 - 2 x.mu + |mu|^2``, which loses all precision near the
+means in float32)."""
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class MahalanobisKernel:
         n_components, n_features = means.shape
         self.n_components, self.n_features = n_components, n_features
         self.dtype = np.dtype(dtype)
-        self.expanded = covariance_type in ("diag", "spherical")
+        self.diagonal = covariance_type in ("diag", "spherical")
 
         center = means.mean(axis=0)
         offsets = means - center  # (K, d), the means in centred coordinates
@@ -98,15 +99,10 @@ class MahalanobisKernel:
             )
         _check_factors(factors, covariance_type)
 
-        if self.expanded:
-            precisions = np.square(factors)  # (K, d)
-            weights = np.concatenate(
-                [
-                    precisions.T,
-                    -2.0 * (offsets * precisions).T,
-                    (np.square(offsets) * precisions).sum(axis=1)[np.newaxis, :],
-                ]
-            )  # (2d + 1, K)
+        if self.diagonal:
+            # whitened = (x - c) * scales - shifts, per component
+            weights = factors  # (K, d)
+            self.shifts = np.ascontiguousarray(offsets * factors, dtype=self.dtype)
         else:
             bias = -np.einsum("kd,kde->ke", offsets, factors)  # -(mu_k - c) @ L_k
             weights = np.concatenate(
@@ -117,7 +113,8 @@ class MahalanobisKernel:
             )  # (d + 1, K * d)
         self.center = center.astype(self.dtype)
         self.weights = np.ascontiguousarray(weights, dtype=self.dtype)
-        self.n_inputs, self.n_outputs = self.weights.shape
+        self.n_inputs = n_features if self.diagonal else n_features + 1
+        self.n_outputs = n_components * n_features
 
     # -- chunking ---------------------------------------------------------
     def chunk_rows(self, n_samples: int) -> int:
@@ -130,33 +127,29 @@ class MahalanobisKernel:
 
     def _workspace(self, rows: int) -> dict:
         design = np.empty((rows, self.n_inputs), dtype=self.dtype)
-        design[:, -1] = 1.0
-        workspace = {"design": design}
-        if not self.expanded:
-            workspace["whitened"] = np.empty((rows, self.n_outputs), self.dtype)
-        workspace["squared"] = np.empty((rows, self.n_components), self.dtype)
-        return workspace
+        if not self.diagonal:
+            design[:, -1] = 1.0
+        return {
+            "design": design,
+            "whitened": np.empty((rows, self.n_outputs), self.dtype),
+            "squared": np.empty((rows, self.n_components), self.dtype),
+        }
 
     def _squared_chunk(self, X_chunk: np.ndarray, workspace: dict) -> np.ndarray:
         """Squared distances of one chunk, written into the workspace."""
         m, d = X_chunk.shape
         design = workspace["design"][:m]
-        squared = workspace["squared"][:m]
-        if self.expanded:
-            centred = design[:, d : 2 * d]
-            np.subtract(X_chunk, self.center, out=centred)
-            np.square(centred, out=design[:, :d])
-            np.matmul(design, self.weights, out=squared)
-            # The expanded square can round to just below zero.
-            np.maximum(squared, 0, out=squared)
+        whitened = workspace["whitened"][:m]
+        np.subtract(X_chunk, self.center, out=design[:, :d])
+        if self.diagonal:
+            stacked = whitened.reshape(m, self.n_components, d)
+            np.multiply(design[:, np.newaxis, :], self.weights, out=stacked)
+            np.subtract(stacked, self.shifts, out=stacked)
         else:
-            np.subtract(X_chunk, self.center, out=design[:, :d])
-            whitened = workspace["whitened"][:m]
             np.matmul(design, self.weights, out=whitened)
-            np.square(whitened, out=whitened)
-            np.add.reduce(
-                whitened.reshape(m, self.n_components, d), axis=2, out=squared
-            )
+        np.square(whitened, out=whitened)
+        squared = workspace["squared"][:m]
+        np.add.reduce(whitened.reshape(m, self.n_components, d), axis=2, out=squared)
         return squared
 
     def _chunks(self, X: np.ndarray):
@@ -173,15 +166,17 @@ class MahalanobisKernel:
         center = xp.asarray(self.center, device=device)
         weights = xp.asarray(self.weights, device=device)
         centred = X - center
-        ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device)
-        if self.expanded:
-            design = xp.concat([centred * centred, centred, ones], axis=1)
-            return xp.clip(design @ weights, min=0.0)
-        whitened = xp.concat([centred, ones], axis=1) @ weights
-        whitened = xp.reshape(
-            whitened * whitened, (X.shape[0], self.n_components, self.n_features)
-        )
-        return xp.sum(whitened, axis=2)
+        if self.diagonal:
+            whitened = centred[:, None, :] * weights - xp.asarray(
+                self.shifts, device=device
+            )
+        else:
+            ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device)
+            whitened = xp.reshape(
+                xp.concat([centred, ones], axis=1) @ weights,
+                (X.shape[0], self.n_components, self.n_features),
+            )
+        return xp.sum(whitened * whitened, axis=2)
 
     # -- public entry points ---------------------------------------------
     def squared(self, X, out=None):
@@ -216,4 +211,35 @@ class MahalanobisKernel:
                 chunk_inside = inside[: squared.shape[0]]
                 np.less_equal(squared, squared_thresholds, out=chunk_inside)
                 np.logical_or.reduce(chunk_inside, axis=1, out=out[batch])
+        return out
+
+    def min_scaled(self, X, scales):
+        """``min_k scales[k] * squared_distance_k`` per sample, shape (n_samples,).
+
+        With ``scales = 1 / n_sigma_k**2`` this is the squared distance in
+        units of each component's own threshold: a sample is inside at least
+        one ellipsoid exactly when the result is <= 1. A component with
+        ``scales[k] = inf`` is ignored (unless every scale is inf). The
+        (n_samples, n_components) matrix is never formed.
+        """
+        xp, is_array_api, device = get_namespace_and_device(X)
+        scales = np.asarray(scales, dtype=np.float64)
+        active = np.isfinite(scales)
+        if not active.any():
+            raise ValueError("At least one component must have a finite scale.")
+        if not _is_numpy_namespace(xp):
+            squared = self._squared_xp(X, xp, device)
+            index = xp.asarray(np.flatnonzero(active), device=device)
+            scaled = xp.take(squared, index, axis=1) * xp.asarray(
+                scales[active].astype(self.dtype), device=device
+            )
+            return xp.min(scaled, axis=1)
+        out = np.empty(X.shape[0], dtype=self.dtype)
+        active_scales = scales[active].astype(self.dtype)
+        everything = bool(active.all())
+        for batch, squared in self._chunks(X):
+            if not everything:
+                squared = squared[:, active]
+            np.multiply(squared, active_scales, out=squared)
+            np.minimum.reduce(squared, axis=1, out=out[batch])
         return out

@@ -33,8 +33,9 @@ class EllipsoidParams:
         Proper rotation matrices (orthonormal, determinant +1). Column ``j``
         of ``rotations[k]`` is the principal axis of length ``radii[k, j]``.
         Sign convention: in every column but the last, the entry of largest
-        magnitude is positive; the last column's sign is the one that makes
-        the determinant +1.
+        magnitude is positive (the first one where several tie to a relative
+        1e-6); the last column's sign is the one that makes the determinant
+        +1.
 
     angles : ndarray of shape (n_components,) or None
         For 2-D data, the angle of each major axis in degrees,
@@ -143,11 +144,14 @@ def _fix_signs(vectors: np.ndarray) -> np.ndarray:
 
     ``vectors`` holds axes as columns, shape (n_components, d, d). In each
     column the entry of largest magnitude becomes positive (as
-    :func:`sklearn.utils.extmath.svd_flip` does); then the last column is
-    negated where the determinant is -1.
+    :func:`sklearn.utils.extmath.svd_flip` does); entries within a relative
+    1e-6 of the largest count as tied and the first of them decides, so that
+    symmetric axes such as (0.7071, -0.7071) do not flip with rounding. Then
+    the last column is negated where the determinant is -1.
     """
-    n_components, n_features, _ = vectors.shape
-    largest = np.argmax(np.abs(vectors), axis=1)  # (n_components, d)
+    magnitudes = np.abs(vectors)
+    near_largest = magnitudes >= (1 - 1e-6) * magnitudes.max(axis=1, keepdims=True)
+    largest = np.argmax(near_largest, axis=1)  # first near-largest entry
     picked = np.take_along_axis(vectors, largest[:, np.newaxis, :], axis=1)
     vectors = vectors * np.where(picked < 0, -1.0, 1.0).astype(vectors.dtype)
     improper = np.linalg.det(vectors) < 0
