@@ -1,40 +1,76 @@
 """Chunked Mahalanobis distances of samples to every mixture component.
 
 One kernel serves every public method that needs distances. Rows of ``X`` are
-processed in cache-sized chunks; each chunk costs one matrix product against a
-small matrix that stacks the precision Cholesky factors of all components (the
-mean offsets folded in as an extra row), so every component is handled by a
-single BLAS call. No array of shape (n_samples, n_components, n_features) is
-ever formed, float32 input is computed in float32 (the small factor matrices
-are cast, never ``X``), and the (n_samples, n_components) matrix is only
-written when the caller asks for it.
+processed in cache-sized chunks with reused buffers; each chunk costs one
+matrix product against a small matrix that stacks the precision Cholesky
+factors of all components, the mean offsets folded in as an extra column, so
+every component is handled by a single BLAS call. No array of shape
+(n_samples, n_components, n_features) is ever formed, float32 input is
+computed in float32 (the small factor matrices are cast, never ``X``), and the
+(n_samples, n_components) matrix is only written when the caller asks for it.
 
-Two layouts are used:
+Chunks are laid out feature-major: a chunk of ``m`` rows becomes a
+``(n_features + 1, m)`` buffer ``[(X - c).T; 1]``, and every later step works
+along contiguous rows of length ``m``, where NumPy's elementwise operations and
+reductions are fastest (reductions over a short trailing axis of length
+n_features are several times slower).
 
-* ``full`` and ``tied``: ``[X - c, 1] @ W`` with ``W`` of shape
-  (n_features + 1, n_components * n_features) gives the whitened offsets
-  ``(x - mu_k) @ L_k`` of every component side by side (one GEMM); their
-  squared norms are the squared distances.
+* ``full`` and ``tied``: ``W @ [(X - c).T; 1]`` with ``W`` of shape
+  (n_components * n_features, n_features + 1) gives the whitened offsets
+  ``L_k.T @ (x - mu_k)`` of every component stacked (one GEMM); their squared
+  norms are the squared distances.
 * ``diag`` and ``spherical``: the factors are diagonal, so the whitened
-  offsets ``(x - c) * s_k - (mu_k - c) * s_k`` are formed by broadcasting
-  into the same (chunk, n_components * n_features) buffer; a GEMM against a
-  block-diagonal matrix would waste a factor n_features of work.
+  offsets ``s_k * (x - c) - s_k * (mu_k - c)`` are formed by broadcasting into
+  the same buffer; a GEMM against a block-diagonal matrix would waste a factor
+  n_features of work.
 
-In both cases the offsets are formed before squaring (never the expanded
-square ``|x|^2 - 2 x.mu + |mu|^2``, which loses all precision near the
-means in float32)."""
+The offsets are formed before squaring (never the expanded square
+``|x|^2 - 2 x.mu + |mu|^2``, which loses all precision near the means in
+float32). ``c`` is the mean of the component means: centring each chunk on it
+keeps the products accurate for data far from the origin.
+
+Chunks are spread over threads (NumPy releases the GIL in its loops and BLAS
+calls); the number of threads is the BLAS thread limit, so
+``threadpoolctl.threadpool_limits`` controls it, and BLAS itself runs
+single-threaded meanwhile to avoid oversubscription.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace_and_device
 
 # Bytes of per-chunk work buffers: small enough to stay in a core's L2 cache.
 _CHUNK_BYTES = 1 << 20
 _MIN_CHUNK_ROWS = 16
+# Fewer chunks than this are computed in the calling thread.
+_MIN_CHUNKS_FOR_THREADS = 4
+
+_controller = None
+
+
+def _threadpool_controller() -> ThreadpoolController:
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
+
+
+def _blas_threads() -> int:
+    """The current BLAS thread limit (what threadpool_limits sets)."""
+    counts = [
+        lib.num_threads
+        for lib in _threadpool_controller().lib_controllers
+        if lib.user_api == "blas"
+    ]
+    return max(1, min(counts)) if counts else 1
 
 
 def _check_factors(factors: np.ndarray, covariance_type: str) -> None:
-    """Reject precision factors that are non-finite or not positive.
+    """Reject precision factors that are non-finite or not invertible.
 
     Such factors come from a singular covariance (possible in a mixture built
     by hand); using them would give NaN or silently wrong distances.
@@ -51,7 +87,7 @@ def _check_factors(factors: np.ndarray, covariance_type: str) -> None:
         what = (
             "The tied covariance"
             if covariance_type == "tied"
-            else (f"Component(s) {which} of the mixture")
+            else f"Component(s) {which} of the mixture"
         )
         raise ValueError(
             f"{what} has a singular or non-finite covariance: its precision "
@@ -72,7 +108,8 @@ class MahalanobisKernel:
 
     precisions_cholesky : ndarray
         Precision Cholesky factors in the layout of ``covariance_type``, as
-        ``GaussianMixture.precisions_cholesky_``.
+        ``GaussianMixture.precisions_cholesky_``: any ``L_k`` with
+        ``L_k @ L_k.T`` the precision matrix of component ``k``.
 
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
         Layout of ``precisions_cholesky``.
@@ -100,117 +137,166 @@ class MahalanobisKernel:
         _check_factors(factors, covariance_type)
 
         if self.diagonal:
-            # whitened = (x - c) * scales - shifts, per component
-            weights = factors  # (K, d)
-            self.shifts = np.ascontiguousarray(offsets * factors, dtype=self.dtype)
+            # whitened[k, j] = scales[k, j] * (x_j - c_j) - shifts[k, j]
+            weights = factors[:, :, np.newaxis]  # (K, d, 1)
+            shifts = (offsets * factors)[:, :, np.newaxis]
+            self.shifts = np.ascontiguousarray(shifts, dtype=self.dtype)
         else:
-            bias = -np.einsum("kd,kde->ke", offsets, factors)  # -(mu_k - c) @ L_k
+            # rows k*d .. k*d+d-1 of W: [L_k.T, -L_k.T @ (mu_k - c)]
+            factors_t = np.swapaxes(factors, 1, 2)  # (K, d, d)
+            bias = -np.einsum("kij,kj->ki", factors_t, offsets)
             weights = np.concatenate(
-                [
-                    np.concatenate(list(factors), axis=1),  # (d, K * d)
-                    bias.reshape(1, n_components * n_features),
-                ]
-            )  # (d + 1, K * d)
-        self.center = center.astype(self.dtype)
+                [factors_t, bias[:, :, np.newaxis]], axis=2
+            ).reshape(n_components * n_features, n_features + 1)
+        self.center = center.astype(self.dtype)[:, np.newaxis]
         self.weights = np.ascontiguousarray(weights, dtype=self.dtype)
-        self.n_inputs = n_features if self.diagonal else n_features + 1
+        self.n_inputs = n_features + (0 if self.diagonal else 1)
         self.n_outputs = n_components * n_features
 
     # -- chunking ---------------------------------------------------------
     def chunk_rows(self, n_samples: int) -> int:
         """Rows per chunk so that the work buffers fit in ``_CHUNK_BYTES``."""
-        row_bytes = self.dtype.itemsize * (
-            self.n_inputs + self.n_outputs + self.n_components
-        )
+        row_bytes = (
+            self.dtype.itemsize * (self.n_inputs + self.n_outputs + self.n_components)
+            + self.n_components
+        )  # the boolean buffer of `within`
         rows = max(_MIN_CHUNK_ROWS, _CHUNK_BYTES // row_bytes)
         return int(max(1, min(rows, n_samples)))
 
     def _workspace(self, rows: int) -> dict:
-        design = np.empty((rows, self.n_inputs), dtype=self.dtype)
+        design = np.empty((self.n_inputs, rows), dtype=self.dtype)
         if not self.diagonal:
-            design[:, -1] = 1.0
+            design[-1] = 1.0
         return {
             "design": design,
-            "whitened": np.empty((rows, self.n_outputs), self.dtype),
-            "squared": np.empty((rows, self.n_components), self.dtype),
+            "whitened": np.empty((self.n_outputs, rows), self.dtype),
+            "squared": np.empty((self.n_components, rows), self.dtype),
+            "inside": np.empty((self.n_components, rows), dtype=bool),
         }
 
     def _squared_chunk(self, X_chunk: np.ndarray, workspace: dict) -> np.ndarray:
-        """Squared distances of one chunk, written into the workspace."""
+        """Squared distances of one chunk, shape (n_components, m), in place."""
         m, d = X_chunk.shape
-        design = workspace["design"][:m]
-        whitened = workspace["whitened"][:m]
-        np.subtract(X_chunk, self.center, out=design[:, :d])
+        design = workspace["design"][:, :m]
+        whitened = workspace["whitened"][:, :m]
+        stacked = whitened.reshape(self.n_components, d, m)
+        np.subtract(X_chunk.T, self.center, out=design[:d])
         if self.diagonal:
-            stacked = whitened.reshape(m, self.n_components, d)
-            np.multiply(design[:, np.newaxis, :], self.weights, out=stacked)
+            np.multiply(design, self.weights, out=stacked)
             np.subtract(stacked, self.shifts, out=stacked)
         else:
-            np.matmul(design, self.weights, out=whitened)
-        np.square(whitened, out=whitened)
-        squared = workspace["squared"][:m]
-        np.add.reduce(whitened.reshape(m, self.n_components, d), axis=2, out=squared)
+            np.matmul(self.weights, design, out=whitened)
+        squared = workspace["squared"][:, :m]
+        # sum of squares over each component's n_features rows, in one pass
+        np.einsum("kdm,kdm->km", stacked, stacked, out=squared)
         return squared
 
-    def _chunks(self, X: np.ndarray):
-        """Yield (slice, squared distances of that slice) over all of X."""
+    def _for_each_chunk(self, X: np.ndarray, consume) -> None:
+        """Call ``consume(batch, squared, workspace)`` for every chunk of X.
+
+        ``squared`` is the (n_components, m) block of squared distances of
+        ``X[batch]``; it and ``workspace`` are reused by the next chunk of the
+        same thread. Chunks run on up to the BLAS thread limit of threads.
+        """
         n_samples = X.shape[0]
         rows = self.chunk_rows(n_samples)
-        workspace = self._workspace(rows)
-        for start in range(0, n_samples, rows):
-            batch = slice(start, min(start + rows, n_samples))
-            yield batch, self._squared_chunk(X[batch], workspace)
+        starts = range(0, n_samples, rows)
+
+        def work(my_starts):
+            workspace = self._workspace(rows)
+            for start in my_starts:
+                batch = slice(start, min(start + rows, n_samples))
+                consume(batch, self._squared_chunk(X[batch], workspace), workspace)
+
+        n_threads = 1
+        if len(starts) >= _MIN_CHUNKS_FOR_THREADS:
+            n_threads = min(_blas_threads(), len(starts))
+        if n_threads == 1:
+            work(starts)
+            return
+        groups = [starts[i::n_threads] for i in range(n_threads)]
+        limit = _threadpool_controller().limit(limits=1, user_api="blas")
+        with limit or nullcontext(), ThreadPoolExecutor(n_threads) as executor:
+            for _ in executor.map(work, groups):
+                pass
 
     # -- generic array API path -----------------------------------------
     def _squared_xp(self, X, xp, device):
-        center = xp.asarray(self.center, device=device)
+        """Squared distances (n_samples, n_components) with array API ops."""
+        center = xp.asarray(self.center[:, 0], device=device)
         weights = xp.asarray(self.weights, device=device)
+        n_samples = X.shape[0]
         centred = X - center
         if self.diagonal:
-            whitened = centred[:, None, :] * weights - xp.asarray(
-                self.shifts, device=device
-            )
+            scales = xp.reshape(weights, (self.n_components, self.n_features))
+            shifts = xp.asarray(self.shifts[:, :, 0], device=device)
+            whitened = centred[:, None, :] * scales - shifts
         else:
-            ones = xp.ones((X.shape[0], 1), dtype=X.dtype, device=device)
+            ones = xp.ones((n_samples, 1), dtype=X.dtype, device=device)
             whitened = xp.reshape(
-                xp.concat([centred, ones], axis=1) @ weights,
-                (X.shape[0], self.n_components, self.n_features),
+                xp.concat([centred, ones], axis=1) @ weights.T,
+                (n_samples, self.n_components, self.n_features),
             )
         return xp.sum(whitened * whitened, axis=2)
 
     # -- public entry points ---------------------------------------------
     def squared(self, X, out=None):
-        """Squared distances, shape (n_samples, n_components)."""
-        xp, is_array_api, device = get_namespace_and_device(X)
+        """Squared distances, shape (n_samples, n_components).
+
+        ``out``, when given, is a C-contiguous array of that shape and of the
+        kernel's dtype that receives the result (NumPy input only).
+        """
+        xp, _, device = get_namespace_and_device(X)
         if not _is_numpy_namespace(xp):
             return self._squared_xp(X, xp, device)
         if out is None:
             out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
-        for batch, squared in self._chunks(X):
-            out[batch] = squared
+
+        def consume(batch, squared, workspace):
+            out[batch] = squared.T
+
+        self._for_each_chunk(X, consume)
+        return out
+
+    def distances(self, X, out=None):
+        """Distances (not squared), shape (n_samples, n_components)."""
+        xp, _, device = get_namespace_and_device(X)
+        if not _is_numpy_namespace(xp):
+            return xp.sqrt(self._squared_xp(X, xp, device))
+        if out is None:
+            out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
+
+        def consume(batch, squared, workspace):
+            np.sqrt(squared.T, out=out[batch])
+
+        self._for_each_chunk(X, consume)
         return out
 
     def within(self, X, squared_thresholds, per_component=False):
         """Boolean membership, without forming the full distance matrix."""
-        xp, is_array_api, device = get_namespace_and_device(X)
-        squared_thresholds = squared_thresholds.astype(self.dtype)
+        xp, _, device = get_namespace_and_device(X)
+        squared_thresholds = np.asarray(squared_thresholds).astype(self.dtype)
         if not _is_numpy_namespace(xp):
             inside = self._squared_xp(X, xp, device) <= xp.asarray(
                 squared_thresholds, device=device
             )
             return inside if per_component else xp.any(inside, axis=1)
-        shape = (X.shape[0], self.n_components) if per_component else X.shape[0]
-        out = np.empty(shape, dtype=bool)
-        inside = None
-        for batch, squared in self._chunks(X):
-            if per_component:
-                np.less_equal(squared, squared_thresholds, out=out[batch])
-            else:
-                if inside is None:
-                    inside = np.empty(squared.shape, dtype=bool)
-                chunk_inside = inside[: squared.shape[0]]
-                np.less_equal(squared, squared_thresholds, out=chunk_inside)
-                np.logical_or.reduce(chunk_inside, axis=1, out=out[batch])
+        column = squared_thresholds[:, np.newaxis]
+        if per_component:
+            out = np.empty((X.shape[0], self.n_components), dtype=bool)
+
+            def consume(batch, squared, workspace):
+                np.less_equal(squared.T, squared_thresholds, out=out[batch])
+
+        else:
+            out = np.empty(X.shape[0], dtype=bool)
+
+            def consume(batch, squared, workspace):
+                inside = workspace["inside"][:, : squared.shape[1]]
+                np.less_equal(squared, column, out=inside)
+                np.logical_or.reduce(inside, axis=0, out=out[batch])
+
+        self._for_each_chunk(X, consume)
         return out
 
     def min_scaled(self, X, scales):
@@ -219,10 +305,10 @@ class MahalanobisKernel:
         With ``scales = 1 / n_sigma_k**2`` this is the squared distance in
         units of each component's own threshold: a sample is inside at least
         one ellipsoid exactly when the result is <= 1. A component with
-        ``scales[k] = inf`` is ignored (unless every scale is inf). The
+        ``scales[k] = inf`` is ignored (at least one must be finite). The
         (n_samples, n_components) matrix is never formed.
         """
-        xp, is_array_api, device = get_namespace_and_device(X)
+        xp, _, device = get_namespace_and_device(X)
         scales = np.asarray(scales, dtype=np.float64)
         active = np.isfinite(scales)
         if not active.any():
@@ -235,11 +321,14 @@ class MahalanobisKernel:
             )
             return xp.min(scaled, axis=1)
         out = np.empty(X.shape[0], dtype=self.dtype)
-        active_scales = scales[active].astype(self.dtype)
+        column = scales[active].astype(self.dtype)[:, np.newaxis]
         everything = bool(active.all())
-        for batch, squared in self._chunks(X):
+
+        def consume(batch, squared, workspace):
             if not everything:
-                squared = squared[:, active]
-            np.multiply(squared, active_scales, out=squared)
-            np.minimum.reduce(squared, axis=1, out=out[batch])
+                squared = squared[active]
+            np.multiply(squared, column, out=squared)
+            np.minimum.reduce(squared, axis=0, out=out[batch])
+
+        self._for_each_chunk(X, consume)
         return out

@@ -198,13 +198,7 @@ feature_names_in_
         array([[0.]])
         """
         X = self._validate_X(X, "mahalanobis")
-        xp, _, _ = get_namespace_and_device(X)
-        squared = self._distance_kernel(X).squared(X)
-        return (
-            xp.sqrt(squared)
-            if not isinstance(squared, np.ndarray)
-            else (np.sqrt(squared, out=squared))
-        )
+        return self._distance_kernel(X).distances(X)
 
     def tail_probability(self, X: ArrayLike) -> np.ndarray:
         """Chi-square tail probability of each sample under each component.
