@@ -19,10 +19,11 @@ n_features are several times slower).
   (n_components * n_features, n_features + 1) gives the whitened offsets
   ``L_k.T @ (x - mu_k)`` of every component stacked (one GEMM); their squared
   norms are the squared distances.
-* ``diag`` and ``spherical``: the factors are diagonal, so the whitened
-  offsets ``s_k * (x - c) - s_k * (mu_k - c)`` are formed by broadcasting into
-  the same buffer; a GEMM against a block-diagonal matrix would waste a factor
-  n_features of work.
+* ``diag`` and ``spherical``: the factors are diagonal, so the offsets
+  ``x - mu_k`` of every component are formed by broadcasting into the same
+  buffer, squared in place, and weighted by the precisions ``s_k**2`` in one
+  batched product; a GEMM against a block-diagonal matrix would waste a
+  factor n_features of work.
 
 The offsets are formed before squaring (never the expanded square
 ``|x|^2 - 2 x.mu + |mu|^2``, which loses all precision near the means in
@@ -137,10 +138,11 @@ class MahalanobisKernel:
         _check_factors(factors, covariance_type)
 
         if self.diagonal:
-            # whitened[k, j] = scales[k, j] * (x_j - c_j) - shifts[k, j]
-            weights = factors[:, :, np.newaxis]  # (K, d, 1)
-            shifts = (offsets * factors)[:, :, np.newaxis]
-            self.shifts = np.ascontiguousarray(shifts, dtype=self.dtype)
+            # squared[k] = precisions[k] @ (x - c - offsets[k])**2
+            weights = np.square(factors)[:, np.newaxis, :]  # (K, 1, d)
+            self.offsets = np.ascontiguousarray(
+                offsets[:, :, np.newaxis], dtype=self.dtype
+            )  # (K, d, 1)
         else:
             # rows k*d .. k*d+d-1 of W: [L_k.T, -L_k.T @ (mu_k - c)]
             factors_t = np.swapaxes(factors, 1, 2)  # (K, d, d)
@@ -181,14 +183,15 @@ class MahalanobisKernel:
         whitened = workspace["whitened"][:, :m]
         stacked = whitened.reshape(self.n_components, d, m)
         np.subtract(X_chunk.T, self.center, out=design[:d])
+        squared = workspace["squared"][:, :m]
         if self.diagonal:
-            np.multiply(design, self.weights, out=stacked)
-            np.subtract(stacked, self.shifts, out=stacked)
+            np.subtract(design, self.offsets, out=stacked)
+            np.square(stacked, out=stacked)
+            np.matmul(self.weights, stacked, out=squared[:, np.newaxis, :])
         else:
             np.matmul(self.weights, design, out=whitened)
-        squared = workspace["squared"][:, :m]
-        # sum of squares over each component's n_features rows, in one pass
-        np.einsum("kdm,kdm->km", stacked, stacked, out=squared)
+            # sum of squares over each component's n_features rows, one pass
+            np.einsum("kdm,kdm->km", stacked, stacked, out=squared)
         return squared
 
     def _for_each_chunk(self, X: np.ndarray, consume) -> None:
@@ -228,9 +231,10 @@ class MahalanobisKernel:
         n_samples = X.shape[0]
         centred = X - center
         if self.diagonal:
-            scales = xp.reshape(weights, (self.n_components, self.n_features))
-            shifts = xp.asarray(self.shifts[:, :, 0], device=device)
-            whitened = centred[:, None, :] * scales - shifts
+            precisions = xp.reshape(weights, (self.n_components, self.n_features))
+            offsets = xp.asarray(self.offsets[:, :, 0], device=device)
+            diff = centred[:, None, :] - offsets
+            return xp.sum(diff * diff * precisions, axis=2)
         else:
             ones = xp.ones((n_samples, 1), dtype=X.dtype, device=device)
             whitened = xp.reshape(

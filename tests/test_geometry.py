@@ -218,3 +218,40 @@ def test_ellipsoid_params_errors():
         ellipsoid_params(np.zeros((1, 2)), np.eye(2)[None], "bogus")
     with pytest.raises(ValueError, match="precisions_cholesky"):
         ellipsoid_params(np.zeros((1, 2)))
+
+
+def test_threads_follow_threadpoolctl_and_agree(monkeypatch):
+    """Check the thread count follows threadpool_limits and results agree."""
+    from concurrent import futures
+
+    from threadpoolctl import threadpool_limits
+
+    import sklearn_nsigma._distance as distance
+
+    rng = np.random.RandomState(0)
+    means = rng.normal(size=(4, 5))
+    covariances = np.stack([np.eye(5) * s for s in (1.0, 2.0, 3.0, 4.0)])
+    kernel = MahalanobisKernel(means, precision_factors(covariances), "full", "float64")
+    X = rng.normal(size=(3000, 5))
+    monkeypatch.setattr(distance, "_CHUNK_BYTES", 4096)  # many chunks
+
+    workers = []
+    real_executor = futures.ThreadPoolExecutor
+
+    def recording_executor(max_workers):
+        workers.append(max_workers)
+        return real_executor(max_workers)
+
+    monkeypatch.setattr(distance, "ThreadPoolExecutor", recording_executor)
+    with threadpool_limits(limits=1, user_api="blas"):
+        one_thread = kernel.squared(X)
+        one_within = kernel.within(X, np.full(4, 4.0))
+    assert workers == []
+    with threadpool_limits(limits=2, user_api="blas"):
+        two_threads = kernel.squared(X)
+        two_within = kernel.within(X, np.full(4, 4.0))
+        two_min = kernel.min_scaled(X, [1.0, 0.5, np.inf, 2.0])
+    assert workers == [2, 2, 2]
+    assert_array_equal(two_threads, one_thread)
+    assert_array_equal(two_within, one_within)
+    assert_allclose(two_min, np.min(one_thread[:, [0, 1, 3]] * [1.0, 0.5, 2.0], axis=1))
