@@ -171,7 +171,7 @@ feature_names_in_
         xp, _, _ = get_namespace_and_device(X)
         return validate_data(self, X, reset=False, dtype=[xp.float64, xp.float32])
 
-    def mahalanobis(self, X: ArrayLike) -> np.ndarray:
+    def mahalanobis(self, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
         """Mahalanobis distance of each sample to each component.
 
         ``sqrt((x - mu_k)^T S_k^{-1} (x - mu_k))``, computed from the fitted
@@ -183,10 +183,16 @@ feature_names_in_
         X : array-like of shape (n_samples, n_features)
             Samples.
 
+        out : ndarray of shape (n_samples, n_components), default=None
+            Where to write the result, to reuse memory across calls: a
+            writeable NumPy array of the dtype of ``X`` (float32 or float64).
+            NumPy input only.
+
         Returns
         -------
         distances : ndarray of shape (n_samples, n_components)
-            Distance (not squared) of every sample to every component.
+            Distance (not squared) of every sample to every component
+            (``out`` itself when given).
 
         Examples
         --------
@@ -198,7 +204,9 @@ feature_names_in_
         array([[0.]])
         """
         X = self._validate_X(X, "mahalanobis")
-        return self._distance_kernel(X).distances(X)
+        if out is not None:
+            _check_out(out, X, self.means_.shape[0])
+        return self._distance_kernel(X).distances(X, out=out)
 
     def tail_probability(self, X: ArrayLike) -> np.ndarray:
         """Chi-square tail probability of each sample under each component.
@@ -286,6 +294,22 @@ feature_names_in_
         return self._distance_kernel(X).within(
             X, np.square(thresholds), per_component=bool(per_component)
         )
+
+
+def _check_out(out, X, n_components: int) -> None:
+    """Validate a user-supplied output array of mahalanobis."""
+    expected = (X.shape[0], n_components)
+    if not isinstance(out, np.ndarray) or not isinstance(X, np.ndarray):
+        raise TypeError(
+            f"out must be a NumPy array (and X NumPy data), got {type(out)}."
+        )
+    if out.shape != expected or out.dtype != X.dtype:
+        raise ValueError(
+            f"out must have shape {expected} and dtype {X.dtype}, got shape "
+            f"{out.shape} and dtype {out.dtype}."
+        )
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable.")
 
 
 def _dtype_name(X) -> str:

@@ -354,3 +354,27 @@ def test_inherited_behaviour_is_unchanged(fitted):
     assert_array_equal(model.predict(X), plain.predict(X))
     assert_allclose(model.score_samples(X), plain.score_samples(X))
     assert_allclose(model.bic(X), plain.bic(X))
+
+
+def test_mahalanobis_out_is_filled_and_returned(fitted):
+    """Check that out= receives the distances and is returned."""
+    model, X = fitted
+    out = np.full((X.shape[0], 2), np.nan)
+    result = model.mahalanobis(X, out=out)
+    assert result is out
+    assert_allclose(out, naive_mahalanobis(X, model), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "out, error, match",
+    [
+        (np.empty((3, 2)), ValueError, r"out must have shape \(400, 2\)"),
+        (np.empty((400, 2), dtype=np.float32), ValueError, "dtype float64"),
+        ([[0.0, 0.0]] * 400, TypeError, "out must be a NumPy array"),
+    ],
+)
+def test_mahalanobis_bad_out(fitted, out, error, match):
+    """Check that a wrong out= is refused, naming it."""
+    model, X = fitted
+    with pytest.raises(error, match=match):
+        model.mahalanobis(X, out=out)
