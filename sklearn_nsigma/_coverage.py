@@ -94,7 +94,7 @@ def sigma_to_coverage(n_sigma: ArrayLike, n_features: int) -> float | np.ndarray
     prefer_skip_nested_validation=True,
 )
 def coverage_to_sigma(coverage: ArrayLike, n_features: int) -> float | np.ndarray:
-    """Mahalanobis radius whose ellipsoid holds a given probability mass.
+    """Compute the radius whose ellipsoid holds a given probability mass.
 
     Returns ``sqrt(chi2.ppf(coverage, n_features))``, the inverse of
     :func:`sigma_to_coverage`.

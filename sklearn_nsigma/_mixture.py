@@ -172,7 +172,7 @@ feature_names_in_
         return validate_data(self, X, reset=False, dtype=[xp.float64, xp.float32])
 
     def mahalanobis(self, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
-        """Mahalanobis distance of each sample to each component.
+        """Compute the Mahalanobis distance of each sample to each component.
 
         ``sqrt((x - mu_k)^T S_k^{-1} (x - mu_k))``, computed from the fitted
         precision Cholesky factors in chunks of rows, in the dtype of ``X``
