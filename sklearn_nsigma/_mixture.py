@@ -11,6 +11,7 @@ from sklearn_nsigma._compat import (
     get_namespace_and_device,
     move_to,
 )
+from sklearn_nsigma._dask import is_dask_array, map_row_blocks
 from sklearn_nsigma._distance import MahalanobisKernel
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
 from sklearn_nsigma._validation import check_n_sigma
@@ -180,8 +181,9 @@ feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Samples. A Dask array (chunked along rows only) gives a lazy
+            Dask array, computed block by block.
 
         out : ndarray of shape (n_samples, n_components), default=None
             Where to write the result, to reuse memory across calls: a
@@ -203,6 +205,13 @@ feature_names_in_
         >>> gmm.mahalanobis(gmm.means_).round(6)
         array([[0.]])
         """
+        if is_dask_array(X):
+            check_is_fitted(self)
+            if out is not None:
+                raise TypeError("out must be None when X is a Dask array.")
+            return map_row_blocks(
+                self, "mahalanobis", X, n_columns=self.n_components, dtype="float"
+            )
         X = self._validate_X(X, "mahalanobis")
         if out is not None:
             _check_out(out, X, self.means_.shape[0])
@@ -219,8 +228,9 @@ feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Samples. A Dask array (chunked along rows only) gives a lazy
+            Dask array, computed block by block.
 
         Returns
         -------
@@ -238,6 +248,11 @@ feature_names_in_
         >>> gmm.tail_probability(point).round(4)
         array([[0.0027]])
         """
+        if is_dask_array(X):
+            check_is_fitted(self)
+            return map_row_blocks(
+                self, "tail_probability", X, n_columns=self.n_components, dtype="float"
+            )
         X = self._validate_X(X, "tail_probability")
         xp, _, device = get_namespace_and_device(X)
         squared = _to_numpy(self._distance_kernel(X).squared(X))
@@ -258,8 +273,9 @@ feature_names_in_
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Samples.
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
+            Samples. A Dask array (chunked along rows only) gives a lazy
+            Dask array, computed block by block.
 
         n_sigma : float or array-like of shape (n_components,), default=3.0
             Mahalanobis radius: a positive finite number, or one per
@@ -290,6 +306,16 @@ feature_names_in_
         """
         check_is_fitted(self)
         thresholds = check_n_sigma(n_sigma, self.means_.shape[0])
+        if is_dask_array(X):
+            return map_row_blocks(
+                self,
+                "predict_within",
+                X,
+                n_columns=self.n_components if per_component else None,
+                dtype=bool,
+                n_sigma=thresholds,
+                per_component=per_component,
+            )
         X = self._validate_X(X, "predict_within")
         return self._distance_kernel(X).within(
             X, np.square(thresholds), per_component=bool(per_component)

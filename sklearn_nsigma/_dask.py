@@ -1,0 +1,96 @@
+"""Lazy, block-by-block scoring of Dask arrays.
+
+A fitted estimator's row-wise methods (``mahalanobis``, ``predict_within``,
+the detector's ``predict`` ...) accept a 2-D Dask array and return a lazy Dask
+array with the same row chunks. Each block is scored by the very same NumPy
+method, so the results are identical to the in-memory computation. The
+estimator enters the task graph once, as a single ``dask.delayed`` key that
+every block task depends on: a distributed scheduler ships it to each worker
+once, not once per block.
+
+Dask is an optional dependency (the ``dask`` extra); nothing here imports it
+unless a Dask array is passed in.
+"""
+
+import numpy as np
+
+
+def is_dask_array(X) -> bool:
+    """Whether ``X`` is a Dask array (without importing Dask)."""
+    return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
+
+
+def _score_block(block, estimator, method, kwargs):
+    return getattr(estimator, method)(block, **kwargs)
+
+
+def map_row_blocks(estimator, method: str, X, *, n_columns, dtype, **kwargs):
+    """Apply ``estimator.method`` to every row block of the Dask array ``X``.
+
+    Parameters
+    ----------
+    estimator : fitted estimator
+        Provides ``n_features_in_`` and the NumPy ``method``.
+
+    method : str
+        Name of the row-wise method to call on each block.
+
+    X : dask.array.Array of shape (n_samples, n_features)
+        The data, chunked along rows only.
+
+    n_columns : int or None
+        Number of output columns, or None for one value per row.
+
+    dtype : dtype or "float"
+        Output dtype; ``"float"`` means the floating dtype the block will be
+        computed in (float32 for float32 input, float64 otherwise).
+
+    **kwargs : dict
+        Passed on to ``method``.
+
+    Returns
+    -------
+    result : dask.array.Array
+        Lazy result of shape (n_samples,) or (n_samples, n_columns).
+    """
+    import dask
+    import dask.array as da
+
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D Dask array for X in {type(estimator).__name__}."
+            f"{method}(), got {X.ndim} dimension(s) with shape {X.shape}."
+        )
+    n_features = estimator.n_features_in_
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+            f"expecting {n_features} features as input."
+        )
+    if len(X.chunks[1]) != 1:
+        raise ValueError(
+            f"X is chunked along its feature axis (chunks {X.chunks[1]}); "
+            "every block must hold whole rows. Rechunk it with "
+            "X.rechunk({1: -1})."
+        )
+    if np.dtype(X.dtype).kind not in "biuf":
+        raise TypeError(
+            f"X must hold real numbers, got a Dask array of dtype {X.dtype}."
+        )
+    if dtype == "float":
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+    dtype = np.dtype(dtype)
+    chunks = (X.chunks[0],) if n_columns is None else (X.chunks[0], (n_columns,))
+    meta = np.empty((0,) * len(chunks), dtype=dtype)
+    shipped = dask.delayed(estimator, pure=True)
+    return da.map_blocks(
+        _score_block,
+        X,
+        shipped,
+        method,
+        kwargs,
+        dtype=dtype,
+        chunks=chunks,
+        drop_axis=None if n_columns is not None else 1,
+        meta=meta,
+    )
