@@ -47,6 +47,8 @@ from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace_and_device
 # Bytes of per-chunk work buffers: small enough to stay in a core's L2 cache.
 _CHUNK_BYTES = 1 << 20
 _MIN_CHUNK_ROWS = 16
+# Chunks of the generic array API path are this many times larger.
+_XP_CHUNK_FACTOR = 16
 # Fewer chunks than this are computed in the calling thread.
 _MIN_CHUNKS_FOR_THREADS = 4
 
@@ -224,24 +226,39 @@ class MahalanobisKernel:
                 pass
 
     # -- generic array API path -----------------------------------------
-    def _squared_xp(self, X, xp, device):
-        """Squared distances (n_samples, n_components) with array API ops."""
+    def _map_xp(self, X, reduce):
+        """Apply ``reduce`` to the squared distances of row chunks, concatenated.
+
+        The generic path for non-NumPy array API namespaces (PyTorch, CuPy,
+        array-api-strict ...): the same algebra with standard array API
+        operations, on chunks of ``_XP_CHUNK_FACTOR`` times the CPU chunk
+        rows so that device kernels stay large while no
+        (n_samples, n_components, n_features) array is formed.
+        """
+        xp, _, device = get_namespace_and_device(X)
         center = xp.asarray(self.center[:, 0], device=device)
         weights = xp.asarray(self.weights, device=device)
-        n_samples = X.shape[0]
-        centred = X - center
         if self.diagonal:
             precisions = xp.reshape(weights, (self.n_components, self.n_features))
             offsets = xp.asarray(self.offsets[:, :, 0], device=device)
-            diff = centred[:, None, :] - offsets
-            return xp.sum(diff * diff * precisions, axis=2)
-        else:
-            ones = xp.ones((n_samples, 1), dtype=X.dtype, device=device)
-            whitened = xp.reshape(
-                xp.concat([centred, ones], axis=1) @ weights.T,
-                (n_samples, self.n_components, self.n_features),
-            )
-        return xp.sum(whitened * whitened, axis=2)
+        n_samples = X.shape[0]
+        rows = _XP_CHUNK_FACTOR * self.chunk_rows(n_samples)
+        parts = []
+        for start in range(0, n_samples, rows):
+            centred = X[start : min(start + rows, n_samples), ...] - center
+            m = centred.shape[0]
+            if self.diagonal:
+                diff = centred[:, None, :] - offsets
+                squared = xp.sum(diff * diff * precisions, axis=2)
+            else:
+                ones = xp.ones((m, 1), dtype=X.dtype, device=device)
+                whitened = xp.reshape(
+                    xp.concat([centred, ones], axis=1) @ weights.T,
+                    (m, self.n_components, self.n_features),
+                )
+                squared = xp.sum(whitened * whitened, axis=2)
+            parts.append(reduce(squared))
+        return xp.concat(parts, axis=0)
 
     # -- public entry points ---------------------------------------------
     def squared(self, X, out=None):
@@ -250,9 +267,9 @@ class MahalanobisKernel:
         ``out``, when given, is a C-contiguous array of that shape and of the
         kernel's dtype that receives the result (NumPy input only).
         """
-        xp, _, device = get_namespace_and_device(X)
+        xp, _, _ = get_namespace_and_device(X)
         if not _is_numpy_namespace(xp):
-            return self._squared_xp(X, xp, device)
+            return self._map_xp(X, lambda squared: squared)
         if out is None:
             out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
 
@@ -264,9 +281,9 @@ class MahalanobisKernel:
 
     def distances(self, X, out=None):
         """Distances (not squared), shape (n_samples, n_components)."""
-        xp, _, device = get_namespace_and_device(X)
+        xp, _, _ = get_namespace_and_device(X)
         if not _is_numpy_namespace(xp):
-            return xp.sqrt(self._squared_xp(X, xp, device))
+            return self._map_xp(X, xp.sqrt)
         if out is None:
             out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
 
@@ -281,10 +298,10 @@ class MahalanobisKernel:
         xp, _, device = get_namespace_and_device(X)
         squared_thresholds = np.asarray(squared_thresholds).astype(self.dtype)
         if not _is_numpy_namespace(xp):
-            inside = self._squared_xp(X, xp, device) <= xp.asarray(
-                squared_thresholds, device=device
-            )
-            return inside if per_component else xp.any(inside, axis=1)
+            limits = xp.asarray(squared_thresholds, device=device)
+            if per_component:
+                return self._map_xp(X, lambda squared: squared <= limits)
+            return self._map_xp(X, lambda squared: xp.any(squared <= limits, axis=1))
         column = squared_thresholds[:, np.newaxis]
         if per_component:
             out = np.empty((X.shape[0], self.n_components), dtype=bool)
@@ -318,12 +335,14 @@ class MahalanobisKernel:
         if not active.any():
             raise ValueError("At least one component must have a finite scale.")
         if not _is_numpy_namespace(xp):
-            squared = self._squared_xp(X, xp, device)
             index = xp.asarray(np.flatnonzero(active), device=device)
-            scaled = xp.take(squared, index, axis=1) * xp.asarray(
-                scales[active].astype(self.dtype), device=device
+            factors = xp.asarray(scales[active].astype(self.dtype), device=device)
+            return self._map_xp(
+                X,
+                lambda squared: xp.min(
+                    xp.take(squared, index, axis=1) * factors, axis=1
+                ),
             )
-            return xp.min(scaled, axis=1)
         out = np.empty(X.shape[0], dtype=self.dtype)
         column = scales[active].astype(self.dtype)[:, np.newaxis]
         everything = bool(active.all())

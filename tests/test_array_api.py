@@ -10,10 +10,17 @@ from sklearn_nsigma import NSigmaGaussianMixture
 COVARIANCE_TYPE = ["full", "tied", "diag", "spherical"]
 
 
+def _to_numpy(array):
+    if hasattr(array, "cpu"):  # torch
+        return array.cpu().numpy()
+    return np.asarray(array)
+
+
+@pytest.mark.parametrize("namespace", ["array_api_strict", "torch"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
-def test_array_api_strict_round_trip(covariance_type):
-    """Check results and namespaces with array-api-strict inputs."""
-    xp = pytest.importorskip("array_api_strict")
+def test_array_api_round_trip(namespace, covariance_type):
+    """Check results, namespaces and devices with array API inputs."""
+    xp = pytest.importorskip(namespace)
     X = np.random.RandomState(0).normal(size=(200, 3))
     params = dict(
         n_components=2,
@@ -29,19 +36,21 @@ def test_array_api_strict_round_trip(covariance_type):
         inside = model.predict_within(X_xp, 1.5)
         per_component = model.predict_within(X_xp, [1.0, 2.0], per_component=True)
         p_values = model.tail_probability(X_xp)
+    module = type(X_xp).__module__.split(".")[0]
     for result in (distances, inside, per_component, p_values):
-        assert type(result).__module__.startswith("array_api_strict")
+        assert type(result).__module__.split(".")[0] == module
+        assert result.device == X_xp.device
     params_xp = model.ellipsoid_params_
-    assert type(params_xp.radii).__module__.startswith("array_api_strict")
-    assert_allclose(np.asarray(distances), reference.mahalanobis(X), rtol=1e-10)
-    assert_array_equal(np.asarray(inside), reference.predict_within(X, 1.5))
+    assert type(params_xp.radii).__module__.split(".")[0] == module
+    assert_allclose(_to_numpy(distances), reference.mahalanobis(X), rtol=1e-10)
+    assert_array_equal(_to_numpy(inside), reference.predict_within(X, 1.5))
     assert_array_equal(
-        np.asarray(per_component),
+        _to_numpy(per_component),
         reference.predict_within(X, [1.0, 2.0], per_component=True),
     )
-    assert_allclose(np.asarray(p_values), reference.tail_probability(X), rtol=1e-10)
+    assert_allclose(_to_numpy(p_values), reference.tail_probability(X), rtol=1e-10)
     assert_allclose(
-        np.asarray(params_xp.radii), reference.ellipsoid_params_.radii, rtol=1e-10
+        _to_numpy(params_xp.radii), reference.ellipsoid_params_.radii, rtol=1e-10
     )
 
 
@@ -54,3 +63,28 @@ def test_other_namespace_than_fit_is_refused():
         for method in ("mahalanobis", "predict_within", "predict"):
             with pytest.raises(ValueError, match=f"{method}.*same namespace"):
                 getattr(model, method)(X)
+
+
+def test_array_api_path_is_chunked(monkeypatch):
+    """Check the generic path gives the same answers over many row chunks."""
+    xp = pytest.importorskip("array_api_strict")
+    import sklearn_nsigma._distance as distance
+
+    X = np.random.RandomState(0).normal(size=(1000, 3))
+    model = NSigmaGaussianMixture(n_components=3, random_state=0).fit(X)
+    monkeypatch.setattr(distance, "_CHUNK_BYTES", 1)  # 16 * 16-row chunks
+    kernel = model._distance_kernel(X)
+    assert distance._XP_CHUNK_FACTOR * kernel.chunk_rows(1000) < 1000
+    X_xp = xp.asarray(X)
+    with config_context(array_api_dispatch=True):
+        distances = kernel.distances(X_xp)
+        nearest = kernel.min_scaled(X_xp, [1.0, np.inf, 0.25])
+        inside = kernel.within(X_xp, np.full(3, 4.0))
+    reference = model.mahalanobis(X)
+    assert_allclose(np.asarray(distances), reference, rtol=1e-12)
+    assert_allclose(
+        np.asarray(nearest),
+        np.minimum(reference[:, 0] ** 2, 0.25 * reference[:, 2] ** 2),
+        rtol=1e-12,
+    )
+    assert_array_equal(np.asarray(inside), (reference <= 2).any(axis=1))
