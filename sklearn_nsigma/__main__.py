@@ -1,15 +1,16 @@
-"""``python -m sklearn_nsigma``: the main job on a built-in dataset."""
+"""``python -m sklearn_nsigma``: the ``sklearn-nsigma`` command-line tool.
+
+Without arguments it runs the main job on a built-in dataset (iris): it
+prints each component's ellipsoid, the coverage table and a summary, and
+writes a figure. ``python -m sklearn_nsigma --help`` lists the options for
+filtering a CSV file.
+"""
 
 import sys
 
-from sklearn_nsigma._demo import run_demo
+from sklearn_nsigma._cli import main
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Print the n-sigma report of a mixture fitted to the iris dataset."""
-    print(run_demo())
-    return 0
-
+__all__ = ["main"]
 
 if __name__ == "__main__":
     sys.exit(main())

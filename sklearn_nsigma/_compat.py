@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
             )
 
 
+from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
@@ -46,6 +47,7 @@ __all__ = [
     "StrOptions",
     "_fit_context",
     "_is_numpy_namespace",
+    "_safe_indexing",
     "check_same_namespace",
     "get_namespace",
     "get_namespace_and_device",

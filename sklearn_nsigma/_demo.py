@@ -50,12 +50,43 @@ def report(model: NSigmaGaussianMixture, X: np.ndarray, title: str) -> str:
     return "\n".join(lines)
 
 
+DEMO_N_COMPONENTS = 3
+
+
+def demo_table() -> tuple[list[str], list[list[str]]]:
+    """The iris dataset as the rows of a CSV file with a header.
+
+    Four measurement columns and the ``species`` column, which the
+    command-line tool passes through untouched.
+
+    Returns
+    -------
+    header : list of str
+        Column names.
+
+    rows : list of list of str
+        One row of text fields per flower.
+    """
+    iris = load_iris()
+    header = [*iris.feature_names, "species"]
+    rows = [
+        [f"{value:g}" for value in values] + [str(iris.target_names[target])]
+        for values, target in zip(iris.data, iris.target, strict=True)
+    ]
+    return header, rows
+
+
+def demo_title(n_components: int, n_samples: int, n_features: int) -> str:
+    """Title of the demo report."""
+    return (
+        f"NSigmaGaussianMixture(n_components={n_components}) on the iris dataset "
+        f"({n_samples} samples, {n_features} features)"
+    )
+
+
 def run_demo() -> str:
     """Fit a 3-component mixture to the iris measurements and report."""
     X = load_iris().data
-    model = NSigmaGaussianMixture(n_components=3, random_state=0).fit(X)
-    title = (
-        f"NSigmaGaussianMixture(n_components=3) on the iris dataset "
-        f"({X.shape[0]} samples, {X.shape[1]} features)"
-    )
-    return report(model, X, title)
+    model = NSigmaGaussianMixture(n_components=DEMO_N_COMPONENTS, random_state=0)
+    model.fit(X)
+    return report(model, X, demo_title(DEMO_N_COMPONENTS, *X.shape))

@@ -265,3 +265,88 @@ def ellipsoid_params(
         rotations=rotations,
         angles=_angles_2d(rotations),
     )
+
+
+def precisions_cholesky_from_covariances(
+    covariances: np.ndarray, covariance_type: str
+) -> np.ndarray:
+    """Cholesky factors of the precision matrices, computed from covariances.
+
+    For mixtures that expose ``covariances_`` but not
+    ``precisions_cholesky_``. The result has the layout of
+    ``GaussianMixture.precisions_cholesky_``: for 'full' and 'tied', the
+    upper-triangular ``U`` with ``U @ U.T = inv(S)``, computed as scikit-learn
+    does (``inv(cholesky(S)).T``); for 'diag' and 'spherical',
+    ``1 / sqrt(S)``.
+
+    Parameters
+    ----------
+    covariances : array-like
+        Covariances in the layout of ``covariance_type`` (as
+        ``GaussianMixture.covariances_``): (n_components, n_features,
+        n_features) for 'full', (n_features, n_features) for 'tied',
+        (n_components, n_features) for 'diag', (n_components,) for
+        'spherical'.
+
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        Layout of ``covariances``.
+
+    Returns
+    -------
+    precisions_cholesky : ndarray
+        float64 factors, of the shape of ``covariances``.
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not finite and positive definite; the message
+        names the component(s).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nsigma._geometry import precisions_cholesky_from_covariances
+    >>> precisions_cholesky_from_covariances(np.array([[4.0, 1.0]]), "diag")
+    array([[0.5, 1. ]])
+    """
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"covariance_type must be one of {COVARIANCE_TYPES}, "
+            f"got {covariance_type!r}."
+        )
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("diag", "spherical"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factors = 1.0 / np.sqrt(covariances)
+        good = np.isfinite(factors) & (covariances > 0)
+        bad = ~good.reshape(good.shape[0], -1).all(axis=1)
+    else:
+        stack = covariances if covariance_type == "full" else covariances[np.newaxis]
+        identity = np.eye(stack.shape[-1])
+        factors = np.empty_like(stack)
+        bad = np.zeros(stack.shape[0], dtype=bool)
+        for k, covariance in enumerate(stack):
+            if not np.isfinite(covariance).all():
+                bad[k] = True
+                continue
+            try:
+                lower = np.linalg.cholesky(covariance)
+            except np.linalg.LinAlgError:
+                bad[k] = True
+                continue
+            factors[k] = np.linalg.solve(lower, identity).T
+        if covariance_type == "tied":
+            factors = factors[0]
+    if bad.any():
+        what = (
+            "The tied covariance"
+            if covariance_type == "tied"
+            else f"Component(s) {np.flatnonzero(bad).tolist()}"
+        )
+        raise ValueError(
+            f"{what} of the mixture (covariance_type={covariance_type!r}) is "
+            "singular or not finite: its covariance is not positive definite, "
+            "so Mahalanobis distances are not defined. Refit with a larger "
+            "reg_covar or fix the component."
+        )
+    return factors

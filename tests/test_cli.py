@@ -1,0 +1,364 @@
+"""The ``sklearn-nsigma`` command-line tool.
+
+The end-to-end tests run ``python -m sklearn_nsigma`` as a subprocess; the
+variations of options and inputs call the same ``main(argv)`` in-process,
+which is much faster (no interpreter start-up and imports per case).
+"""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.stats import chi2
+
+from sklearn_nsigma import NSigmaGaussianMixture, coverage_to_sigma
+from sklearn_nsigma._cli import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(*args, cwd, env=None, stdin=None):
+    """Run ``python -m sklearn_nsigma ARGS`` in ``cwd``."""
+    environment = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "sklearn_nsigma", *map(str, args)],
+        cwd=cwd,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run ``main(argv)`` in-process in tmp_path: (status, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args):
+        try:
+            status = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse's usage errors
+            status = exc.code
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]
+
+
+def make_data(n_features, seed=0):
+    rng = np.random.RandomState(seed)
+    A = rng.normal(size=(n_features, n_features))
+    X = np.concatenate(
+        [
+            rng.multivariate_normal(np.zeros(n_features), A @ A.T + 0.5, 120),
+            rng.normal(8, 1, (80, n_features)),
+            rng.uniform(-12, 20, (6, n_features)),
+        ]
+    )
+    return X.round(4)
+
+
+def write_csv(path, X, extra=True):
+    """X with an id column first and a text label column last."""
+    names = [f"f{j}" for j in range(X.shape[1])]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", *names, "label"] if extra else names)
+        for i, row in enumerate(X):
+            values = [f"{v:g}" for v in row]
+            writer.writerow(
+                [f"r{i}", *values, "a" if i % 2 else "b"] if extra else values
+            )
+    return path
+
+
+@pytest.fixture
+def data2(tmp_path):
+    X = make_data(2)
+    return X, write_csv(tmp_path / "data.csv", X)
+
+
+def test_demo_prints_report_and_writes_figure(tmp_path):
+    """Check the README's first command: report, summary and figure."""
+    result = run_cli(cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "on the iris dataset (150 samples, 4 features)" in out
+    assert "Component 2 (weight" in out and "1-sigma radii" in out
+    assert "Samples within n sigma of their own component (d = 4)" in out
+    assert "mixture: 3 components, covariance_type='full'" in out
+    assert "flagged: " in out and "expected: 6.1 %" in out
+    figure = tmp_path / "nsigma_demo.png"
+    assert figure.read_bytes()[:8] == PNG_MAGIC
+    assert sorted(os.listdir(tmp_path)) == ["nsigma_demo.png"]
+
+
+def test_demo_csv_output_keeps_other_columns(cli, tmp_path):
+    """Check the demo's CSV: iris rows, species kept, four columns added."""
+    status, out, err = cli("--no-plot", "-o", "iris.csv", "--contamination", "0.1")
+    assert status == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["iris.csv"]
+    header, rows = read_csv(tmp_path / "iris.csv")
+    assert header[4:] == ["species", *OUTPUT]
+    assert len(rows) == 150
+    assert {row[4] for row in rows} == {"setosa", "versicolor", "virginica"}
+    assert sum(row[-1] == "false" for row in rows) == 15
+    assert "Component 0" in out
+
+
+def test_csv_output_values(data2, tmp_path):
+    """Check every added column against the library, and the input untouched."""
+    X, path = data2
+    before = path.read_bytes()
+    result = run_cli(path, "-k", "2", "-n", "2.5", "-o", "out.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert path.read_bytes() == before
+    header, rows = read_csv(tmp_path / "out.csv")
+    assert header == ["id", "f0", "f1", "label", *OUTPUT]
+    assert [row[0] for row in rows] == [f"r{i}" for i in range(len(X))]
+    assert [row[3] for row in rows] == ["a" if i % 2 else "b" for i in range(len(X))]
+
+    gmm = NSigmaGaussianMixture(n_components=2, random_state=0).fit(X)
+    distances = gmm.mahalanobis(X)
+    component = np.array([int(row[4]) for row in rows])
+    distance = np.array([float(row[5]) for row in rows])
+    tail = np.array([float(row[6]) for row in rows])
+    inlier = np.array([row[7] for row in rows])
+    assert_array_equal(component, distances.argmin(axis=1))
+    assert_allclose(distance, distances.min(axis=1), rtol=1e-8)
+    assert_allclose(tail, chi2.sf(distance**2, 2), rtol=1e-8)
+    assert_array_equal(inlier == "true", distance <= 2.5)
+    assert set(inlier) == {"true", "false"}
+    n_out = int((inlier == "false").sum())
+    assert f"flagged: {n_out} of {len(X)} rows" in result.stdout
+    assert "threshold: 2.500 sigma (--n-sigma 2.5)" in result.stdout
+    assert "expected: 4.4 %" in result.stdout  # chi2.sf(2.5**2, 2)
+
+
+@pytest.mark.parametrize("keep", ["inliers", "outliers"])
+def test_keep_rows(data2, cli, tmp_path, keep):
+    """Check --keep writes only the inliers or only the outliers."""
+    _, path = data2
+    status, out, err = cli(path, "-k", "2", "--keep", keep, "-o", "kept.csv")
+    assert status == 0, err
+    _, rows = read_csv(tmp_path / "kept.csv")
+    assert rows
+    assert {row[-1] for row in rows} == {"true" if keep == "inliers" else "false"}
+    assert f"wrote: {len(rows)} rows (--keep {keep})" in out
+
+
+def test_coverage_threshold_and_default_output(data2, cli, tmp_path):
+    """Check --coverage gives coverage_to_sigma, and the default output name."""
+    _, path = data2
+    status, out, err = cli(path, "-k", "2", "--coverage", "0.99")
+    assert status == 0, err
+    assert f"threshold: {coverage_to_sigma(0.99, 2):.3f} sigma" in out
+    assert "expected: 1.0 %" in out
+    header, rows = read_csv(tmp_path / "data_nsigma.csv")
+    assert header[-4:] == OUTPUT and len(rows) == 206
+
+
+def test_contamination_and_stdout_output(data2, cli, tmp_path):
+    """Check --contamination flags that fraction, and '-o -' writes CSV only."""
+    _, path = data2
+    status, out, err = cli(path, "-k", "2", "--contamination", "0.1", "-o", "-")
+    assert status == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][-4:] == OUTPUT and len(rows) == 207
+    flagged = sum(row[-1] == "false" for row in rows[1:])
+    assert abs(flagged - 20.6) <= 1
+    assert "flagged:" in err and "by construction" in err
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+def test_auto_components_columns_and_verbose(data2, cli):
+    """Check 'auto' (BIC), --columns, and --verbose progress on stderr."""
+    _, path = data2
+    status, out, err = cli(
+        path, "-k", "auto", "--max-components", "3", "--columns", "f1", "-v", "-o", "-"
+    )
+    assert status == 0, err
+    assert "chosen by BIC over 1..3" in err
+    assert "K=3 BIC=" in err and "Initialization" in err
+    assert "1 feature (f1)" in err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["id", "f0", "f1", "label", *OUTPUT]
+
+
+def test_rerun_on_own_output_replaces_columns(data2, cli, tmp_path):
+    """Check the added columns are replaced, not used as features, on a rerun."""
+    _, path = data2
+    assert cli(path, "-k", "2", "-o", "first.csv")[0] == 0
+    status, out, err = cli("first.csv", "-k", "2", "-o", "second.csv")
+    assert status == 0, err
+    assert "2 features (f0, f1)" in out
+    first_header, first = read_csv(tmp_path / "first.csv")
+    second_header, second = read_csv(tmp_path / "second.csv")
+    assert first_header == second_header
+    assert first == second
+
+
+@pytest.mark.parametrize("n_features", [1, 3])
+def test_plot_fits_the_dimension(cli, tmp_path, n_features):
+    """Check --plot writes a PNG for 1-D (coverage) and 3-D (ellipsoids) data."""
+    path = write_csv(tmp_path / "d.csv", make_data(n_features), extra=False)
+    status, out, err = cli(path, "-k", "2", "--plot", "fig.png", "-o", "o.csv")
+    assert status == 0, err
+    assert (tmp_path / "fig.png").read_bytes()[:8] == PNG_MAGIC
+    assert "figure: 'fig.png'" in out
+    assert sorted(os.listdir(tmp_path)) == ["d.csv", "fig.png", "o.csv"]
+
+
+def test_demo_without_matplotlib(tmp_path):
+    """Check the demo still reports without matplotlib; --plot then fails."""
+    fake = tmp_path / "fake"
+    (fake / "matplotlib").mkdir(parents=True)
+    (fake / "matplotlib" / "__init__.py").write_text("raise ImportError('absent')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(fake), os.environ.get("PYTHONPATH", "")])}
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_cli(cwd=work, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Component 0" in result.stdout
+    assert "sklearn-nsigma[plot]" in result.stderr
+    assert os.listdir(work) == []
+    result = run_cli("--plot", "x.png", cwd=work, env=env)
+    assert result.returncode == 1
+    assert "--plot needs matplotlib" in result.stderr
+    assert os.listdir(work) == []
+
+
+OUTPUT = ["component", "mahalanobis", "tail_probability", "inlier"]
+
+BAD_INPUTS = {
+    "missing": (None, [], "input file 'missing.csv' does not exist"),
+    "empty": ("", [], "is empty"),
+    "header-only": ("a,b\n", [], "has a header row but no data rows"),
+    "non-numeric": (
+        "a,b\n1,2\n3,x\n5,6\n",
+        ["--columns", "a,b"],
+        "non-numeric value 'x' in column 'b', line 3",
+    ),
+    "missing-value": (
+        "a,b\n1,2\n3,\n5,6\n",
+        [],
+        "missing value '' in column 'b', line 3",
+    ),
+    "unknown-column": (
+        "a,b\n1,2\n3,4\n",
+        ["--columns", "a,c"],
+        "unknown column(s) 'c'",
+    ),
+    "few-rows": (
+        "a,b\n1,2\n3,4\n",
+        ["-k", "3"],
+        "--n-components 3 needs at least 3 rows, got 2",
+    ),
+    "ragged": (
+        "a,b\n1,2\n3,4,5\n",
+        [],
+        "line 3 of 'bad.csv' has 3 fields, the header has 2",
+    ),
+    "no-numbers": ("a,b\nx,y\nz,w\n", [], "no numeric column found"),
+    "output-folder": (
+        "a,b\n1,2\n3,4\n",
+        ["-o", "nowhere/out.csv"],
+        "does not exist",
+    ),
+    "plot-format": (
+        "a,b\n1,2\n3,4\n5,7\n",
+        ["-k", "1", "--plot", "fig.nope"],
+        "use one of the extensions",
+    ),
+}
+
+
+def _write_case(tmp_path, case):
+    content, args, message = BAD_INPUTS[case]
+    name = "missing.csv" if content is None else "bad.csv"
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    # An output from an earlier run must survive a failed run.
+    (tmp_path / "out.csv").write_text("earlier\n")
+    output = [] if "-o" in args else ["-o", "out.csv"]
+    return [name, *args, *output], message
+
+
+def _snapshot(folder):
+    return {p: (folder / p).read_bytes() for p in os.listdir(folder)}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_is_one_line_error(cli, tmp_path, case):
+    """Check bad input: status 1, one line, no output written or replaced."""
+    args, message = _write_case(tmp_path, case)
+    before = _snapshot(tmp_path)
+    status, out, err = cli(*args)
+    assert status == 1
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("sklearn-nsigma: error: ")
+    assert message in lines[0]
+    assert _snapshot(tmp_path) == before
+
+
+def test_bad_input_subprocess_has_no_traceback(tmp_path):
+    """Check end to end: exit code 1, one line on stderr, no traceback."""
+    args, message = _write_case(tmp_path, "non-numeric")
+    before = _snapshot(tmp_path)
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert _snapshot(tmp_path) == before
+
+
+def test_refuses_to_overwrite_the_input(data2, cli, tmp_path):
+    """Check that the output or figure may not be the input file."""
+    _, path = data2
+    before = path.read_bytes()
+    for option in ("-o", "--plot"):
+        status, _, err = cli(path, option, "data.csv")
+        assert status == 1
+        assert "refusing to overwrite the input file" in err
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-k", "0"], "expected a positive integer or 'auto'"),
+        (["--n-sigma", "-1"], "expected a positive finite number"),
+        (["--coverage", "1.5"], "expected a number in (0, 1)"),
+        (["--n-sigma", "2", "--coverage", "0.9"], "not allowed with argument"),
+    ],
+)
+def test_bad_options_are_usage_errors(cli, tmp_path, args, message):
+    """Check bad option values exit with 2 and a usage message."""
+    status, _, err = cli(*args)
+    assert status == 2
+    assert message in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_usage_error_subprocess(tmp_path):
+    """Check end to end: exit code 2 and argparse's usage message."""
+    result = run_cli("--contamination", "0.7", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "expected a number in (0, 0.5]" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,373 @@
+"""The displays: artists, geometry and errors (never pixels)."""
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.stats import chi2
+from sklearn.frozen import FrozenEstimator
+from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
+
+from sklearn_nsigma import (
+    CoverageDisplay,
+    EllipseDisplay,
+    EllipsoidDisplay,
+    NSigmaGaussianMixture,
+    NSigmaOutlierDetector,
+    PairwiseEllipseDisplay,
+)
+from sklearn_nsigma._plot_geometry import coverage_curves, marginal_params
+
+
+def _rotated_blobs(n_features, seed=0):
+    rng = np.random.RandomState(seed)
+    A = rng.normal(size=(n_features, n_features))
+    first = rng.multivariate_normal(np.zeros(n_features), A @ A.T + 0.5, 200)
+    second = rng.normal(6, 1, (150, n_features))
+    far = rng.uniform(-10, 16, (10, n_features))
+    return np.concatenate([first, second, far])
+
+
+@pytest.fixture(scope="module")
+def X2():
+    return _rotated_blobs(2)
+
+
+@pytest.fixture(scope="module")
+def gmm2(X2):
+    return NSigmaGaussianMixture(n_components=2, random_state=0).fit(X2)
+
+
+@pytest.fixture(scope="module")
+def X3():
+    return _rotated_blobs(3)
+
+
+@pytest.fixture(scope="module")
+def gmm3(X3):
+    return NSigmaGaussianMixture(n_components=2, random_state=0).fit(X3)
+
+
+@pytest.fixture(scope="module")
+def X5():
+    return _rotated_blobs(5)
+
+
+@pytest.fixture(scope="module")
+def gmm5(X5):
+    return NSigmaGaussianMixture(n_components=2, random_state=0).fit(X5)
+
+
+def _rgba(color):
+    from matplotlib.colors import to_rgba
+
+    return np.array(to_rgba(color))
+
+
+# -- EllipseDisplay ------------------------------------------------------------
+def test_ellipse_display_patches_match_ellipsoid_params(pyplot, X2, gmm2):
+    """Check each patch: centre, width 2*n*r0, height 2*n*r1 and the angle."""
+    fig, ax = pyplot.subplots()
+    display = EllipseDisplay.from_estimator(gmm2, X2, n_sigma=(1, 2, 3), ax=ax)
+    params = gmm2.ellipsoid_params_
+    assert display.ax_ is ax
+    assert display.figure_ is fig
+    assert display.ellipses_.shape == (3, 2)
+    for i, n in enumerate((1, 2, 3)):
+        for k in range(2):
+            patch = display.ellipses_[i, k]
+            assert patch in ax.patches
+            assert_allclose(patch.center, params.centers[k])
+            assert patch.width == pytest.approx(2 * n * params.radii[k, 0])
+            assert patch.height == pytest.approx(2 * n * params.radii[k, 1])
+            assert patch.angle == pytest.approx(params.angles[k])
+    assert_allclose(display.centers_.get_offsets(), params.centers)
+    assert_allclose(display.scatter_.get_offsets(), X2)
+    labels = [text.get_text() for text in display.legend_.get_texts()]
+    assert labels[:3] == ["1σ", "2σ", "3σ"]
+    assert ax.get_xlabel() == "feature 0" and ax.get_ylabel() == "feature 1"
+
+
+def test_ellipse_display_colours_points_inside_and_outside(pyplot, X2, gmm2):
+    """Check outliers (beyond the largest level of every component) are red."""
+    display = EllipseDisplay.from_estimator(gmm2, X2, n_sigma=(1, 2.5))
+    outside = gmm2.mahalanobis(X2).min(axis=1) > 2.5
+    assert 0 < outside.sum() < len(X2)
+    assert_array_equal(display.inside, ~outside)
+    colors = display.scatter_.get_facecolors()
+    assert_allclose(colors[outside], np.tile(_rgba("crimson"), (outside.sum(), 1)))
+    assert not np.isclose(colors[~outside], _rgba("crimson")).all(axis=1).any()
+
+
+def test_ellipse_display_colours_points_by_component(pyplot, X2, gmm2):
+    """Check that color_by='component' gives each point its component's colour."""
+    display = EllipseDisplay.from_estimator(gmm2, X2, color_by="component")
+    labels = gmm2.predict(X2)
+    colors = display.scatter_.get_facecolors()
+    edge = [_rgba(display.ellipses_[0, k].get_edgecolor()) for k in range(2)]
+    for k in range(2):
+        assert_allclose(colors[labels == k], np.tile(edge[k], ((labels == k).sum(), 1)))
+
+
+def test_ellipse_display_forwards_kwargs(pyplot, gmm2):
+    """Check that keywords reach the patches, aliases and color included."""
+    display = EllipseDisplay.from_estimator(
+        gmm2, n_sigma=2, color="black", lw=4, ls=":", center_kwargs={"c": "red"}
+    )
+    patch = display.ellipses_[0, 0]
+    assert_allclose(patch.get_edgecolor(), _rgba("black"))
+    assert patch.get_facecolor()[3] == 0  # still unfilled
+    assert patch.get_linewidth() == 4
+    assert patch.get_linestyle() == ":"
+    assert display.scatter_ is None
+    assert_allclose(display.centers_.get_facecolors()[0], _rgba("red"))
+
+
+def test_ellipse_display_options(pyplot, X2, gmm2):
+    """Check show_centers, legend and color_by validation."""
+    display = EllipseDisplay.from_estimator(gmm2, X2, show_centers=False, legend=False)
+    assert display.centers_ is None
+    assert display.legend_ is None
+    assert display.ax_.get_legend() is None
+    with pytest.raises(ValueError, match="color_by must be one of"):
+        EllipseDisplay.from_estimator(gmm2, X2, color_by="weight")
+
+
+@pytest.mark.parametrize("mixture_class", [GaussianMixture, BayesianGaussianMixture])
+def test_ellipse_display_plain_mixtures_hide_light_components(
+    pyplot, X2, mixture_class
+):
+    """Check plain scikit-learn mixtures, with low-weight components hidden."""
+    mixture = mixture_class(n_components=6, max_iter=500, random_state=0).fit(X2)
+    weights = mixture.weights_
+    # Shrink one weight below the threshold, whatever the fit gave.
+    mixture.weights_ = np.where(np.arange(6) == np.argmin(weights), 0.001, weights)
+    display = EllipseDisplay.from_estimator(mixture, X2, min_weight=0.01)
+    expected = np.flatnonzero(mixture.weights_ >= 0.01)
+    assert 0 < len(expected) < 6
+    assert_array_equal(display.components, expected)
+    assert display.ellipses_.shape == (3, len(expected))
+    assert len(display.ax_.patches) == 3 * len(expected)
+    all_shown = EllipseDisplay.from_estimator(mixture, X2, min_weight=0)
+    assert all_shown.ellipses_.shape == (3, 6)
+
+
+def test_ellipse_display_of_a_detector_uses_its_threshold(pyplot, X2, gmm2):
+    """Check a detector: its threshold as the level, its predict for colours."""
+    detector = NSigmaOutlierDetector(FrozenEstimator(gmm2), n_sigma=2.5).fit(X2)
+    display = EllipseDisplay.from_estimator(detector, X2)
+    assert_array_equal(display.n_sigma, [2.5])
+    assert_array_equal(display.inside, detector.predict(X2) == 1)
+    params = gmm2.ellipsoid_params_
+    assert display.ellipses_[0, 1].width == pytest.approx(5 * params.radii[1, 0])
+
+    contaminated = NSigmaOutlierDetector(
+        GaussianMixture(2, random_state=0), contamination=0.1
+    ).fit(X2)
+    display = EllipseDisplay.from_estimator(contaminated, X2, n_sigma=[1, 2])
+    assert_array_equal(display.n_sigma, [1, 2])
+    assert display.inside.mean() == pytest.approx(0.9, abs=0.01)
+
+
+def test_ellipse_display_marginal_features(pyplot, X5, gmm5):
+    """Check features=(i, j) draws the 2x2 sub-covariance ellipses."""
+    display = EllipseDisplay.from_estimator(gmm5, X5, features=(3, 1), n_sigma=2)
+    marginal = marginal_params(gmm5.ellipsoid_params_, [3, 1])
+    for k in range(2):
+        patch = display.ellipses_[0, k]
+        assert patch.width == pytest.approx(4 * marginal.radii[k, 0])
+        assert patch.height == pytest.approx(4 * marginal.radii[k, 1])
+        assert patch.angle == pytest.approx(marginal.angles[k])
+    assert_allclose(display.scatter_.get_offsets(), X5[:, [3, 1]])
+    # Inside/outside still uses all five features.
+    assert_array_equal(display.inside, gmm5.mahalanobis(X5).min(axis=1) <= 2)
+    assert display.ax_.get_xlabel() == "feature 3"
+
+
+def test_ellipse_display_errors(pyplot, X2, gmm2, X5, gmm5):
+    """Check the errors: dimension, features, X and estimator."""
+    with pytest.raises(ValueError, match="EllipsoidDisplay"):
+        EllipseDisplay.from_estimator(gmm5, X5)
+    with pytest.raises(ValueError, match="2 distinct feature indices"):
+        EllipseDisplay.from_estimator(gmm5, X5, features=(1, 1))
+    with pytest.raises(ValueError, match=r"indices in \[0, 5\)"):
+        EllipseDisplay.from_estimator(gmm5, X5, features=(0, 5))
+    with pytest.raises(ValueError, match="X has 5 features"):
+        EllipseDisplay.from_estimator(gmm2, X5)
+    with pytest.raises(ValueError, match="n_sigma"):
+        EllipseDisplay.from_estimator(gmm2, X2, n_sigma=-1)
+    with pytest.raises(TypeError, match="Expected a Gaussian mixture"):
+        EllipseDisplay.from_estimator(object(), X2)
+
+
+def test_ellipse_display_dataframe_feature_names(pyplot, X2):
+    """Check pandas column names label the axes, without warnings."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X2, columns=["height", "weight"])
+    gmm = NSigmaGaussianMixture(n_components=2, random_state=0).fit(frame)
+    detector = NSigmaOutlierDetector(GaussianMixture(2, random_state=0)).fit(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for estimator in (gmm, detector):
+            display = EllipseDisplay.from_estimator(estimator, frame)
+            assert display.ax_.get_xlabel() == "height"
+            assert display.ax_.get_ylabel() == "weight"
+        CoverageDisplay.from_estimator(detector, frame)
+
+
+def test_ellipse_display_plot_directly(pyplot):
+    """Check the constructor path: arrays in, patches out."""
+    display = EllipseDisplay(
+        centers=np.array([[1.0, 2.0]]),
+        radii=np.array([[2.0, 0.5]]),
+        angles=np.array([30.0]),
+        n_sigma=np.array([1.0, 3.0]),
+    )
+    assert display.plot() is display
+    patch = display.ellipses_[1, 0]
+    assert (patch.width, patch.height, patch.angle) == (12.0, 3.0, 30.0)
+    assert display.scatter_ is None
+    assert display.ax_.figure is display.figure_
+
+
+def test_plot_without_matplotlib_names_the_extra(monkeypatch, gmm2):
+    """Check the ImportError tells how to install the plot extra."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r'pip install "sklearn-nsigma\[plot\]"'):
+        EllipseDisplay.from_estimator(gmm2)
+    display = CoverageDisplay(n_sigma=[1.0], observed=[[0.5]], expected=[0.4])
+    with pytest.raises(ImportError, match=r"CoverageDisplay.plot needs matplotlib"):
+        display.plot()
+
+
+# -- EllipsoidDisplay -------------------------------------------------------------
+def test_ellipsoid_display_refuses_a_2d_axes(pyplot, X3, gmm3):
+    """Check the clear error on a 2-D axes."""
+    _, ax = pyplot.subplots()
+    with pytest.raises(ValueError, match="3-D axes"):
+        EllipsoidDisplay.from_estimator(gmm3, X3, ax=ax)
+
+
+@pytest.mark.parametrize(
+    "kind, artist", [("surface", "Poly3DCollection"), ("wireframe", "Line3DCollection")]
+)
+def test_ellipsoid_display_artists(pyplot, X3, gmm3, kind, artist):
+    """Check one surface or wireframe per level and component, on the given axes."""
+    fig = pyplot.figure()
+    ax = fig.add_subplot(projection="3d")
+    display = EllipsoidDisplay.from_estimator(
+        gmm3, X3, n_sigma=(1, 2), kind=kind, resolution=10, ax=ax
+    )
+    assert display.ax_ is ax and display.figure_ is fig
+    assert display.ellipsoids_.shape == (2, 2)
+    assert {type(a).__name__ for a in display.ellipsoids_.ravel()} == {artist}
+    assert all(a in ax.collections for a in display.ellipsoids_.ravel())
+    assert_allclose(display.radii, gmm3.ellipsoid_params_.radii)
+    assert_allclose(display.rotations, gmm3.ellipsoid_params_.rotations)
+    assert display.scatter_ is not None and display.centers_ is not None
+    assert ax.get_zlabel() == "feature 2"
+    # The view covers the 2-sigma ellipsoid's extent along x.
+    params = gmm3.ellipsoid_params_
+    extent = 2 * np.sqrt(np.diagonal(params.covariances(), axis1=1, axis2=2))[:, 0]
+    low, high = ax.get_xlim()
+    assert low <= (params.centers[:, 0] - extent).min()
+    assert high >= (params.centers[:, 0] + extent).max()
+
+
+def test_ellipsoid_display_options_and_errors(pyplot, X3, gmm3, X5, gmm5):
+    """Check kwargs, kind validation, dimensions and marginal features."""
+    display = EllipsoidDisplay.from_estimator(gmm3, n_sigma=2, kind="wireframe", lw=3)
+    assert display.ellipsoids_[0, 0].get_linewidth()[0] == 3
+    assert display.scatter_ is None
+    with pytest.raises(ValueError, match="kind must be"):
+        EllipsoidDisplay.from_estimator(gmm3, kind="mesh")
+    with pytest.raises(ValueError, match="3-D components but the mixture has 5"):
+        EllipsoidDisplay.from_estimator(gmm5, X5)
+    marginal = EllipsoidDisplay.from_estimator(gmm5, X5, features=(0, 2, 4))
+    expected = marginal_params(gmm5.ellipsoid_params_, [0, 2, 4])
+    assert_allclose(marginal.radii, expected.radii)
+
+
+# -- PairwiseEllipseDisplay ---------------------------------------------------------
+def test_pairwise_display_grid(pyplot, X5, gmm5):
+    """Check the lower-triangle grid of marginal ellipses and the note."""
+    display = PairwiseEllipseDisplay.from_estimator(gmm5, X5, n_sigma=(1, 3))
+    assert display.axes_.shape == (4, 4)
+    params = gmm5.ellipsoid_params_
+    for row in range(4):
+        for col in range(4):
+            ax = display.axes_[row, col]
+            if col > row:
+                assert display.displays_[row, col] is None
+                assert not ax.axison
+                continue
+            i, j = col, row + 1
+            panel = display.displays_[row, col]
+            assert panel.ax_ is ax
+            marginal = marginal_params(params, [i, j])
+            for k in range(2):
+                patch = panel.ellipses_[1, k]
+                assert patch.width == pytest.approx(6 * marginal.radii[k, 0])
+                assert patch.angle == pytest.approx(marginal.angles[k])
+            assert_allclose(panel.scatter_.get_offsets(), X5[:, [i, j]])
+    assert display.axes_[3, 0].get_xlabel() == "feature 0"
+    assert display.axes_[3, 0].get_ylabel() == "feature 4"
+    assert "does not imply inside in 5-D" in display.note_.get_text().replace("\n", " ")
+    assert display.legend_ is not None
+    assert display.figure_ is display.axes_[0, 0].figure
+
+
+def test_pairwise_display_ax_and_features(pyplot, X5, gmm5):
+    """Check features selection, an array of axes, one axes, and bad shapes."""
+    fig, axes = pyplot.subplots(2, 2)
+    display = PairwiseEllipseDisplay.from_estimator(
+        gmm5, X5, features=[4, 0, 2], ax=axes
+    )
+    assert display.axes_[1, 0] is axes[1, 0]
+    assert display.axes_[1, 1].get_xlabel() == "feature 0"
+    assert "5-D" in display.note_.get_text()
+
+    fig, ax = pyplot.subplots()
+    display = PairwiseEllipseDisplay.from_estimator(gmm5, X5, ax=ax)
+    assert display.axes_.shape == (4, 4)
+    assert display.figure_ is fig
+
+    with pytest.raises(ValueError, match=r"shape \(4, 4\)"):
+        PairwiseEllipseDisplay.from_estimator(gmm5, X5, ax=axes)
+
+
+# -- CoverageDisplay ------------------------------------------------------------------
+def test_coverage_display_curves(pyplot, X3, gmm3):
+    """Check one observed line per drawn component and the chi-square line."""
+    fig, ax = pyplot.subplots()
+    levels = np.linspace(0, 4, 9)
+    display = CoverageDisplay.from_estimator(gmm3, X3, n_sigma=levels, ax=ax)
+    assert display.ax_ is ax and display.figure_ is fig
+    assert len(display.lines_) == 2
+    assert_allclose(display.expected_line_.get_ydata(), chi2.cdf(levels**2, 3))
+    observed, effective_n = coverage_curves(
+        gmm3.mahalanobis(X3), gmm3.predict_proba(X3), levels
+    )
+    for k, line in enumerate(display.lines_):
+        assert_allclose(line.get_xdata(), levels)
+        assert_allclose(line.get_ydata(), observed[k])
+    assert_allclose(display.effective_n, effective_n)
+    assert "chi2.cdf(n², 3)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_coverage_display_defaults_and_detector(pyplot, X5):
+    """Check the default grid and a detector around a Bayesian mixture."""
+    detector = NSigmaOutlierDetector(
+        BayesianGaussianMixture(n_components=4, max_iter=500, random_state=0)
+    ).fit(X5)
+    display = CoverageDisplay.from_estimator(detector, X5, linewidth=3)
+    assert display.n_sigma[0] == 0 and display.n_sigma.size == 121
+    assert display.expected[-1] > 0.9999
+    shown = np.flatnonzero(detector.eligible_components_)
+    assert_array_equal(display.components, shown)
+    assert all(line.get_linewidth() == 3 for line in display.lines_)
+    with pytest.raises(ValueError, match="needs the samples X"):
+        CoverageDisplay.from_estimator(detector, None)
