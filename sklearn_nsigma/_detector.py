@@ -18,8 +18,17 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.mixture import BayesianGaussianMixture
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from sklearn_nsigma._compat import HasMethods, Interval, StrOptions, _fit_context
+from sklearn_nsigma._compat import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    _fit_context,
+    _is_numpy_namespace,
+    get_namespace,
+    move_to,
+)
 from sklearn_nsigma._coverage import coverage_to_sigma
+from sklearn_nsigma._dask import is_dask_array, map_row_blocks
 from sklearn_nsigma._distance import MahalanobisKernel
 from sklearn_nsigma._geometry import (
     COVARIANCE_TYPES,
@@ -306,6 +315,16 @@ class NSigmaOutlierDetector(
     fold holds outliers. Set ``memory`` so that the mixture is fitted once
     per split rather than once per candidate threshold.
 
+    **Large and non-NumPy data.** ``score_samples``, ``decision_function``,
+    ``predict`` and ``transform`` accept a Dask array (chunked along rows
+    only) and return a lazy Dask array computed block by block, with the
+    fitted detector shipped to each worker once. Under
+    ``sklearn.config_context(array_api_dispatch=True)`` they also accept
+    array API arrays (PyTorch, CuPy, array-api-strict ...) and return the same
+    namespace and device. ``fit`` always runs on NumPy (array API input is
+    copied to the host) and the fitted attributes are NumPy arrays, which is
+    why the ``array_api_support`` tag is False.
+
     Examples
     --------
     >>> import numpy as np
@@ -396,7 +415,10 @@ class NSigmaOutlierDetector(
         return self
 
     def _fit(self, X, y) -> None:
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        xp, _ = get_namespace(X)
+        X = validate_data(self, X, dtype=[xp.float64, xp.float32])
+        if not _is_numpy_namespace(xp):
+            X = move_to(X, xp=np, device="cpu")
         n_samples, n_features = X.shape
         estimator = self._resolve_estimator()
         if isinstance(estimator, FrozenEstimator):
@@ -434,7 +456,7 @@ class NSigmaOutlierDetector(
 
     # -- distances ----------------------------------------------------------
     def _kernel(self, X) -> MahalanobisKernel:
-        dtype = "float32" if X.dtype == np.float32 else "float64"
+        dtype = "float32" if "float32" in str(X.dtype) else "float64"
         return MahalanobisKernel(
             self._means, self._precisions_cholesky, self._covariance_type, dtype
         )
@@ -442,11 +464,20 @@ class NSigmaOutlierDetector(
     def _score_samples(self, X) -> np.ndarray:
         scales = np.where(self.eligible_components_, 1.0, np.inf)
         squared = self._kernel(X).min_scaled(X, scales)
+        if not isinstance(squared, np.ndarray):
+            xp, _ = get_namespace(squared)
+            return -xp.sqrt(squared)
         return np.negative(np.sqrt(squared, out=squared), out=squared)
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        xp, _ = get_namespace(X)
+        return validate_data(self, X, reset=False, dtype=[xp.float64, xp.float32])
+
+    def _lazy(self, method: str, X, n_columns=None, dtype="float"):
+        """The result of ``method`` on a Dask array, computed block by block."""
+        check_is_fitted(self)
+        return map_row_blocks(self, method, X, n_columns=n_columns, dtype=dtype)
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Compute the negated Mahalanobis distance to the nearest eligible component.
@@ -465,6 +496,8 @@ class NSigmaOutlierDetector(
         scores : ndarray of shape (n_samples,)
             The score of every sample, in the floating dtype of ``X``.
         """
+        if is_dask_array(X):
+            return self._lazy("score_samples", X)
         X = self._validate_X(X)
         return self._score_samples(X)
 
@@ -505,7 +538,13 @@ class NSigmaOutlierDetector(
         labels : ndarray of int of shape (n_samples,)
             +1 for inliers, -1 for outliers.
         """
+        if is_dask_array(X):
+            return self._lazy("predict", X, dtype=int)
         values = self.decision_function(X)
+        if not isinstance(values, np.ndarray):
+            xp, _ = get_namespace(values)
+            labels = xp.ones(values.shape, dtype=xp.int64, device=values.device)
+            return xp.where(values >= 0, labels, -labels)
         is_inlier = np.full(values.shape[0], -1, dtype=int)
         is_inlier[values >= 0] = 1
         return is_inlier
@@ -529,9 +568,10 @@ class NSigmaOutlierDetector(
         distances : ndarray of shape (n_samples, n_components)
             Distances in sigmas, in the floating dtype of ``X``.
         """
+        if is_dask_array(X):
+            return self._lazy("transform", X, n_columns=self._n_features_out)
         X = self._validate_X(X)
-        squared = self._kernel(X).squared(X)
-        return np.sqrt(squared, out=squared)
+        return self._kernel(X).distances(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

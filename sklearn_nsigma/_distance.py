@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace_and_device
 

@@ -88,3 +88,28 @@ def test_array_api_path_is_chunked(monkeypatch):
         rtol=1e-12,
     )
     assert_array_equal(np.asarray(inside), (reference <= 2).any(axis=1))
+
+
+@pytest.mark.parametrize("namespace", ["array_api_strict", "torch"])
+def test_detector_scores_array_api_inputs(namespace):
+    """Check the detector scores array API inputs in their own namespace."""
+    xp = pytest.importorskip(namespace)
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    X = np.random.RandomState(0).normal(size=(300, 3))
+    detector = NSigmaOutlierDetector(
+        NSigmaGaussianMixture(n_components=2, random_state=0), n_sigma=2.0
+    ).fit(X)
+    X_xp = xp.asarray(X)
+    module = type(X_xp).__module__.split(".")[0]
+    with config_context(array_api_dispatch=True):
+        refitted = NSigmaOutlierDetector(
+            NSigmaGaussianMixture(n_components=2, random_state=0), n_sigma=2.0
+        ).fit(X_xp)
+        for method in ("score_samples", "decision_function", "predict", "transform"):
+            result = getattr(detector, method)(X_xp)
+            assert type(result).__module__.split(".")[0] == module
+            assert_allclose(_to_numpy(result), getattr(detector, method)(X), rtol=1e-10)
+    assert_allclose(refitted.offset_, detector.offset_)
+    assert_allclose(refitted.score_samples(X), detector.score_samples(X))
+    assert not detector.__sklearn_tags__().array_api_support

@@ -120,3 +120,22 @@ def test_dask_ml_parallel_post_fit(data):
     model, X, X_dask = data
     wrapped = wrappers.ParallelPostFit(estimator=model)
     assert_array_equal(wrapped.predict(X_dask).compute(), model.predict(X))
+
+
+@pytest.mark.parametrize(
+    "method", ["score_samples", "decision_function", "predict", "transform"]
+)
+def test_detector_on_dask_matches_in_memory(client, data, method):
+    """Check the detector's row-wise methods on a Dask array, on 2 workers."""
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    model, X, X_dask = data
+    detector = NSigmaOutlierDetector(FrozenEstimator(model), n_sigma=2.0).fit(X)
+    lazy = getattr(detector, method)(X_dask)
+    assert isinstance(lazy, da.Array)
+    expected = getattr(detector, method)(X)
+    result = client.compute(lazy).result()
+    assert_array_equal(result, expected)
+    assert result.dtype == expected.dtype
