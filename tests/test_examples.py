@@ -9,6 +9,8 @@ import pytest
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 # Examples that take more than 20 s: deselect them with -m "not slow".
 SLOW = {"plot_outlier_detection_comparison.py"}
+# Environment variables for examples whose full size is too large for a test.
+ENVIRONMENT = {"plot_dask_scoring.py": {"NSIGMA_DASK_ROWS": "2000000"}}
 
 
 @pytest.mark.parametrize(
@@ -22,6 +24,10 @@ SLOW = {"plot_outlier_detection_comparison.py"}
 def test_example_runs(path, pyplot, monkeypatch, tmp_path):
     """Check that an example runs to its end and draws at least one figure."""
     monkeypatch.chdir(tmp_path)  # anything an example writes lands here
+    for name, value in ENVIRONMENT.get(path.name, {}).items():
+        monkeypatch.setenv(name, value)
+    if path.name in ENVIRONMENT and "dask" in path.name:
+        pytest.importorskip("distributed")
     shown = []
     monkeypatch.setattr(
         pyplot, "show", lambda *a, **k: shown.append(pyplot.get_fignums())
