@@ -4,13 +4,34 @@ scikit-learn does not promise to keep these names stable; importing them in
 one place means a change in scikit-learn is a fix in one file.
 """
 
+import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._array_api import (
     _is_numpy_namespace,
     get_namespace,
     get_namespace_and_device,
-    move_to,
 )
+
+try:  # scikit-learn >= 1.8
+    from sklearn.utils._array_api import move_to
+except ImportError:  # pragma: no cover - older scikit-learn
+    from sklearn.utils._array_api import _convert_to_numpy
+
+    def move_to(*arrays, xp, device):
+        """Move arrays to the namespace ``xp`` and ``device``, via the host."""
+        moved = []
+        for array in arrays:
+            array_xp, _ = get_namespace(array)
+            host = (
+                np.asarray(array)
+                if _is_numpy_namespace(array_xp)
+                else _convert_to_numpy(array, array_xp)
+            )
+            moved.append(
+                host if _is_numpy_namespace(xp) else xp.asarray(host, device=device)
+            )
+        return moved[0] if len(moved) == 1 else tuple(moved)
+
 
 try:  # scikit-learn >= 1.8
     from sklearn.utils._array_api import check_same_namespace

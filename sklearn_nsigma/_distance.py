@@ -36,8 +36,9 @@ calls); the number of threads is the BLAS thread limit, so
 single-threaded meanwhile to avoid oversubscription.
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager
 
 import numpy as np
 from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
@@ -60,6 +61,25 @@ def _threadpool_controller() -> ThreadpoolController:
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller
+
+
+_threaded_lock = threading.Lock()
+
+
+@contextmanager
+def _single_threaded_blas():
+    """Run one threaded kernel call at a time, with BLAS limited to 1 thread.
+
+    The BLAS limit is process-wide: overlapping calls that each set and
+    restore it would restore each other's temporary value. Threaded calls
+    therefore take turns (each one already uses every allowed thread).
+    """
+    with _threaded_lock:
+        limiter = _threadpool_controller().limit(limits=1, user_api="blas")
+        try:
+            yield
+        finally:
+            limiter.restore_original_limits()
 
 
 def _blas_threads() -> int:
@@ -220,8 +240,7 @@ class MahalanobisKernel:
             work(starts)
             return
         groups = [starts[i::n_threads] for i in range(n_threads)]
-        limit = _threadpool_controller().limit(limits=1, user_api="blas")
-        with limit or nullcontext(), ThreadPoolExecutor(n_threads) as executor:
+        with _single_threaded_blas(), ThreadPoolExecutor(n_threads) as executor:
             for _ in executor.map(work, groups):
                 pass
 

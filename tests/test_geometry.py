@@ -255,3 +255,28 @@ def test_threads_follow_threadpoolctl_and_agree(monkeypatch):
     assert_array_equal(two_threads, one_thread)
     assert_array_equal(two_within, one_within)
     assert_allclose(two_min, np.min(one_thread[:, [0, 1, 3]] * [1.0, 0.5, 2.0], axis=1))
+
+
+def test_concurrent_calls_restore_the_blas_limit():
+    """Check overlapping threaded calls leave the BLAS thread limit as it was."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_limits():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    rng = np.random.RandomState(0)
+    means = rng.normal(size=(4, 3))
+    covariances = np.stack([np.eye(3)] * 4)
+    kernel = MahalanobisKernel(means, precision_factors(covariances), "full", "float64")
+    X = rng.normal(size=(60_000, 3))  # about 10 chunks: threaded
+    thresholds = np.full(4, 4.0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_limits()
+        expected = kernel.within(X, thresholds)
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: kernel.within(X, thresholds), range(120)))
+        assert blas_limits() == before
+    for result in results:
+        assert_array_equal(result, expected)
