@@ -32,6 +32,7 @@ from sklearn_nsigma._dask import is_dask_array, map_row_blocks
 from sklearn_nsigma._distance import MahalanobisKernel
 from sklearn_nsigma._geometry import (
     COVARIANCE_TYPES,
+    parameter_shape,
     precisions_cholesky_from_covariances,
 )
 
@@ -124,12 +125,7 @@ def _mixture_parameters(mixture, n_features: int):
     else:
         source = "covariances_"
         factors = np.asarray(mixture.covariances_, dtype=np.float64)
-    expected = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }[covariance_type]
+    expected = parameter_shape(covariance_type, n_components, n_features)
     if factors.shape != expected:
         raise ValueError(
             f"The fitted {name} has {source} of shape {factors.shape}; "
@@ -455,15 +451,21 @@ class NSigmaOutlierDetector(
             self.offset_ = -self.threshold_
 
     # -- distances ----------------------------------------------------------
-    def _kernel(self, X) -> MahalanobisKernel:
+    def _kernel(self, X, eligible_only: bool = False) -> MahalanobisKernel:
+        """The distance kernel, over all components or the eligible ones."""
         dtype = "float32" if "float32" in str(X.dtype) else "float64"
-        return MahalanobisKernel(
-            self._means, self._precisions_cholesky, self._covariance_type, dtype
-        )
+        means, factors = self._means, self._precisions_cholesky
+        if eligible_only:
+            eligible = self.eligible_components_
+            means = means[eligible]
+            if self._covariance_type != "tied":
+                factors = factors[eligible]
+        return MahalanobisKernel(means, factors, self._covariance_type, dtype)
 
     def _score_samples(self, X) -> np.ndarray:
-        scales = np.where(self.eligible_components_, 1.0, np.inf)
-        squared = self._kernel(X).min_scaled(X, scales)
+        # Distances to ineligible components are never computed.
+        kernel = self._kernel(X, eligible_only=True)
+        squared = kernel.min_scaled(X, np.ones(kernel.n_components))
         if not isinstance(squared, np.ndarray):
             xp, _ = get_namespace(squared)
             return -xp.sqrt(squared)

@@ -101,6 +101,47 @@ class EllipsoidParams:
         return self.centers[:, np.newaxis, :] + n_sigma * offsets
 
 
+def parameter_shape(
+    covariance_type: str, n_components: int, n_features: int
+) -> tuple[int, ...]:
+    """Shape of ``covariances_`` / ``precisions_cholesky_`` for a covariance type."""
+    return {
+        "full": (n_components, n_features, n_features),
+        "tied": (n_features, n_features),
+        "diag": (n_components, n_features),
+        "spherical": (n_components,),
+    }[covariance_type]
+
+
+def _check_parameters(means, parameters, name, covariance_type):
+    """Shapes and finiteness of the inputs of ``ellipsoid_params``."""
+    if means.ndim != 2 or not np.isfinite(means).all():
+        raise ValueError(
+            "means must be a finite array of shape (n_components, n_features), "
+            f"got shape {means.shape}."
+        )
+    expected = parameter_shape(covariance_type, *means.shape)
+    if parameters.shape != expected:
+        raise ValueError(
+            f"{name} must have shape {expected} for covariance_type="
+            f"{covariance_type!r} with means of shape {means.shape}, got "
+            f"{parameters.shape}."
+        )
+    if not np.isfinite(parameters).all():
+        raise ValueError(f"{name} must be finite.")
+
+
+def _check_variances(variances: np.ndarray) -> None:
+    """Refuse variances below zero beyond rounding, naming the component."""
+    scale = np.abs(variances).max(axis=1, keepdims=True)
+    negative = (variances < -1e-10 * scale).any(axis=1)
+    if negative.any():
+        raise ValueError(
+            f"Component(s) {np.flatnonzero(negative).tolist()} have a covariance "
+            "with negative variances: not a covariance matrix."
+        )
+
+
 def full_covariances(
     covariances: np.ndarray, covariance_type: str, n_components: int
 ) -> np.ndarray:
@@ -205,7 +246,8 @@ def ellipsoid_params(
     eigendecomposition: the axes are coordinate axes, ordered by decreasing
     variance (ties keep feature order). For 'full' and 'tied', the axes come
     from :func:`numpy.linalg.eigh`; eigenvalues that round to slightly below
-    zero for nearly singular matrices are clipped to zero.
+    zero for nearly singular matrices (within 1e-10 of the largest) are
+    clipped to zero, and clearly negative ones are refused.
 
     Examples
     --------
@@ -221,11 +263,19 @@ def ellipsoid_params(
             f"covariance_type must be one of {COVARIANCE_TYPES}, "
             f"got {covariance_type!r}."
         )
-    means = np.asarray(means)
-    n_components, n_features = means.shape
-    dtype = means.dtype if means.dtype.kind == "f" else np.float64
     if covariances is None and precisions_cholesky is None:
         raise ValueError("Either covariances or precisions_cholesky is needed.")
+    means = np.asarray(means)
+    dtype = means.dtype if means.dtype.kind == "f" else np.float64
+    if covariances is not None:
+        covariances = np.asarray(covariances, dtype=dtype)
+        _check_parameters(means, covariances, "covariances", covariance_type)
+    else:
+        precisions_cholesky = np.asarray(precisions_cholesky, dtype=dtype)
+        _check_parameters(
+            means, precisions_cholesky, "precisions_cholesky", covariance_type
+        )
+    n_components, n_features = means.shape
 
     if covariance_type in ("diag", "spherical"):
         if covariances is not None:
@@ -235,6 +285,7 @@ def ellipsoid_params(
         variances = np.broadcast_to(
             variances.reshape(n_components, -1), (n_components, n_features)
         )
+        _check_variances(variances)
         order = np.argsort(-variances, axis=1, kind="stable")
         radii = np.sqrt(np.maximum(np.take_along_axis(variances, order, axis=1), 0))
         vectors = np.zeros((n_components, n_features, n_features), dtype=dtype)
@@ -246,6 +297,7 @@ def ellipsoid_params(
         )
         eigenvalues, vectors = np.linalg.eigh(full)  # ascending
         eigenvalues, vectors = eigenvalues[:, ::-1], vectors[:, :, ::-1]
+        _check_variances(eigenvalues)
         radii = np.sqrt(np.maximum(eigenvalues, 0))
     else:
         factors = np.asarray(precisions_cholesky, dtype=dtype)

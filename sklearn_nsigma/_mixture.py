@@ -306,6 +306,11 @@ feature_names_in_
         """
         check_is_fitted(self)
         thresholds = check_n_sigma(n_sigma, self.means_.shape[0])
+        if not isinstance(per_component, (bool, np.bool_)):
+            raise TypeError(
+                f"per_component must be a bool, got {per_component!r} of type "
+                f"{type(per_component).__name__}."
+            )
         if is_dask_array(X):
             return map_row_blocks(
                 self,

@@ -280,3 +280,33 @@ def test_concurrent_calls_restore_the_blas_limit():
         assert blas_limits() == before
     for result in results:
         assert_array_equal(result, expected)
+
+
+@pytest.mark.parametrize(
+    "means, covariances, covariance_type, match",
+    [
+        (np.zeros((3, 2)), np.stack([np.eye(2)] * 2), "full", r"shape \(3, 2, 2\)"),
+        (np.zeros(2), np.eye(2)[None], "full", "means must be"),
+        (np.zeros((1, 2)), np.eye(2), "full", r"shape \(1, 2, 2\)"),
+        (np.zeros((1, 2)), np.full((1, 2, 2), np.nan), "full", "finite"),
+        (
+            np.zeros((2, 2)),
+            np.array([[1.0, -1.0], [1.0, 1.0]]),
+            "diag",
+            r"Component\(s\) \[0\].*negative",
+        ),
+        (
+            np.zeros((1, 2)),
+            np.array([[[1.0, 2.0], [2.0, 1.0]]]),
+            "full",
+            r"Component\(s\) \[0\].*negative",
+        ),
+        (np.zeros((2, 2)), np.array([1.0, 2.0, 3.0]), "spherical", r"shape \(2,\)"),
+    ],
+)
+def test_ellipsoid_params_refuses_inconsistent_input(
+    means, covariances, covariance_type, match
+):
+    """Check shapes, finiteness and negative variances are refused clearly."""
+    with pytest.raises(ValueError, match=match):
+        ellipsoid_params(means, covariances, covariance_type)

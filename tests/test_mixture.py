@@ -84,7 +84,9 @@ def test_float32_fit_gives_float32_ellipsoids():
     """Check that a float32 fit keeps its geometry in float32."""
     X = make_data().astype(np.float32)
     model = NSigmaGaussianMixture(n_components=2, random_state=0).fit(X)
-    assert model.ellipsoid_params_.radii.dtype == np.float32
+    # GaussianMixture fits float32 in float32 from scikit-learn 1.7 on; the
+    # ellipsoids keep the dtype of the fitted covariances either way.
+    assert model.ellipsoid_params_.radii.dtype == model.covariances_.dtype
     assert model.mahalanobis(X).dtype == np.float32
 
 
@@ -378,3 +380,11 @@ def test_mahalanobis_bad_out(fitted, out, error, match):
     model, X = fitted
     with pytest.raises(error, match=match):
         model.mahalanobis(X, out=out)
+
+
+@pytest.mark.parametrize("per_component", ["no", 1, None])
+def test_per_component_must_be_a_bool(fitted, per_component):
+    """Check per_component refuses non-bools instead of reading their truth."""
+    model, X = fitted
+    with pytest.raises(TypeError, match="per_component must be a bool"):
+        model.predict_within(X, 2.0, per_component=per_component)
