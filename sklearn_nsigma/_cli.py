@@ -15,6 +15,7 @@ import csv
 import io
 import math
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -32,6 +33,13 @@ EXIT_INTERRUPTED = 130
 
 OUTPUT_COLUMNS = ("component", "mahalanobis", "tail_probability", "inlier")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "-"})
+# What a numeric cell may hold: decimal or scientific notation in ASCII
+# digits, or inf/infinity/nan with an optional sign. Python's float() alone
+# also takes digit-grouping underscores ("1_5" is 15) and non-ASCII digits.
+NUMBER = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf(?:inity)?|nan)",
+    re.IGNORECASE,
+)
 DEFAULT_DEMO_PLOT = "nsigma_demo.png"
 MAX_PAIRWISE_FEATURES = 6
 
@@ -359,10 +367,9 @@ def _parse_number(text: str) -> float | None:
     stripped = text.strip()
     if stripped.lower() in MISSING:
         return math.nan
-    try:
-        return float(stripped)
-    except ValueError:
+    if NUMBER.fullmatch(stripped) is None:
         return None
+    return float(stripped)
 
 
 def select_features(table: Table, columns: str | None) -> list[int]:
@@ -535,7 +542,13 @@ class Result:
 
 
 def score_rows(detector, X: np.ndarray) -> Result:
-    """Nearest eligible component, its distance, tail probability, inlier flag."""
+    """Nearest eligible component, its distance, tail probability, inlier flag.
+
+    The inlier flag is the detector's ``predict(X) == 1``, taken from the
+    distances already computed: an inlier has ``decision_function(x) =
+    score_samples(x) - offset_ >= 0``, with ``score_samples(x)`` minus the
+    distance to the nearest eligible component.
+    """
     distances = np.asarray(detector.transform(X), dtype=np.float64)
     eligible = np.asarray(detector.eligible_components_, dtype=bool)
     masked = np.where(eligible, distances, np.inf)
@@ -545,7 +558,7 @@ def score_rows(detector, X: np.ndarray) -> Result:
         component=component,
         distance=distance,
         tail_probability=chi2.sf(distance**2, X.shape[1]),
-        inlier=np.asarray(detector.predict(X)) == 1,
+        inlier=(-distance - detector.offset_) >= 0,
     )
 
 
@@ -579,6 +592,58 @@ def _commit(temporary: str, path: str) -> None:
     os.umask(umask)
     os.chmod(temporary, 0o666 & ~umask)
     os.replace(temporary, path)
+
+
+def _set_aside(path: str) -> str:
+    """Keep the current ``path`` under a new name, to put it back on failure.
+
+    A regular file gets a second hard link, so ``path`` never goes missing;
+    anything else (a symbolic link, or a file system without hard links) is
+    renamed.
+    """
+    backup = _temporary_path(path)
+    try:
+        if not os.path.islink(path):
+            os.unlink(backup)
+            try:
+                os.link(path, backup)
+                return backup
+            except OSError:
+                pass
+        os.replace(path, backup)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(backup)
+        raise
+    return backup
+
+
+def _commit_all(pairs: list[tuple[str, str]]) -> None:
+    """Rename every (temporary, path) pair, or leave every path as it was."""
+    undo = []  # (path, what to put back there: a backup, or None to remove)
+    backups = []
+    try:
+        for index, (temporary, path) in enumerate(pairs):
+            if index < len(pairs) - 1 and os.path.lexists(path):
+                backup = _set_aside(path)
+                backups.append(backup)
+                undo.append((path, backup))  # even if the rename below fails
+                _commit(temporary, path)
+            else:
+                _commit(temporary, path)
+                undo.append((path, None))
+    except BaseException:
+        for path, backup in reversed(undo):
+            with contextlib.suppress(OSError):
+                if backup is None:
+                    os.unlink(path)
+                else:
+                    os.replace(backup, path)
+        raise
+    finally:
+        for backup in backups:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)
 
 
 def _format_float(value: float) -> str:
@@ -807,6 +872,8 @@ def run(args: argparse.Namespace) -> int:
                 raise CLIError(
                     f"cannot write {path!r}: folder {directory!r} does not exist"
                 )
+            if os.path.isdir(path):
+                raise CLIError(f"cannot write {path!r}: it is a folder")
 
     plt = None
     if plot is not None:
@@ -863,8 +930,7 @@ def run(args: argparse.Namespace) -> int:
             temporaries.append((temporary, output))
             with open(temporary, "w", newline="", encoding="utf-8") as handle:
                 _write_csv(handle, header, rows, args.delimiter)
-        for temporary, path in temporaries:
-            _commit(temporary, path)
+        _commit_all(temporaries)
     except BaseException:
         for temporary, _ in temporaries:
             with contextlib.suppress(OSError):

@@ -15,8 +15,14 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import chi2
+from sklearn.frozen import FrozenEstimator
 
-from sklearn_nsigma import NSigmaGaussianMixture, coverage_to_sigma
+from sklearn_nsigma import (
+    NSigmaGaussianMixture,
+    NSigmaOutlierDetector,
+    _cli,
+    coverage_to_sigma,
+)
 from sklearn_nsigma._cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -252,6 +258,16 @@ BAD_INPUTS = {
         ["--columns", "a,b"],
         "non-numeric value 'x' in column 'b', line 3",
     ),
+    "underscore": (
+        "a,b\n1,2\n3,1_5\n5,6\n",
+        [],
+        "non-numeric value '1_5' in column 'b', line 3",
+    ),
+    "underscore-exponent": (
+        "a,b\n1,2\n3,1e1_0\n5,6\n",
+        ["--columns", "a,b"],
+        "non-numeric value '1e1_0' in column 'b', line 3",
+    ),
     "missing-value": (
         "a,b\n1,2\n3,\n5,6\n",
         [],
@@ -362,3 +378,184 @@ def test_usage_error_subprocess(tmp_path):
     assert result.returncode == 2
     assert "expected a number in (0, 0.5]" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1", 1.0),
+        (" -2.5 ", -2.5),
+        ("+.5", 0.5),
+        ("5.", 5.0),
+        ("1e3", 1000.0),
+        ("-1.5E-2", -0.015),
+        ("inf", np.inf),
+        ("-Infinity", -np.inf),
+        ("NaN", np.nan),
+        ("+nan", np.nan),
+        ("", np.nan),
+        ("n/a", np.nan),
+    ],
+)
+def test_parse_number_accepts(text, expected):
+    """Check decimal and scientific notation, infinities and missing values."""
+    assert_array_equal(_cli._parse_number(text), expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["1_5", "1_000.5", "1e1_0", "_1", "1_", "0x10", "1e", "e3", ".", "1..2", "١"],
+)
+def test_parse_number_refuses(text):
+    """Check what float() would take but is no plain number is refused."""
+    assert _cli._parse_number(text) is None
+
+
+def test_underscore_column_is_not_numeric(cli, tmp_path):
+    """Check a column of grouped digits is not taken for a numeric column."""
+    (tmp_path / "d.csv").write_text("a,b\n1,1_0\n2,2_0\n3,3_0\n4,4_5\n")
+    status, out, err = cli("d.csv", "-k", "1", "-o", "-")
+    assert status == 0, err
+    assert "1 feature (a)" in err
+
+
+def _detector(X, k, **params):
+    model = NSigmaGaussianMixture(n_components=k, random_state=0).fit(X)
+    return NSigmaOutlierDetector(FrozenEstimator(model), **params).fit(X)
+
+
+@pytest.mark.parametrize(
+    "k, params",
+    [
+        (2, {"n_sigma": 2.5}),
+        (3, {"coverage": 0.9}),
+        (3, {"n_sigma": 2.0, "min_weight": 0.5}),
+        (2, {"contamination": 0.1}),
+    ],
+)
+def test_score_rows_inlier_is_predict(k, params):
+    """Check the inlier flag is the detector's predict, without calling it."""
+    X = make_data(3)[:201]
+    detector = _detector(X, k, **params)
+    expected = detector.predict(X) == 1
+    distances = detector.transform(X)
+    eligible = detector.eligible_components_
+
+    def no_predict(X):
+        raise AssertionError("predict is a second pass over the data")
+
+    detector.predict = no_predict
+    result = _cli.score_rows(detector, X)
+    assert_array_equal(result.inlier, expected)
+    assert expected.any() and not expected.all()
+    assert_array_equal(result.distance, distances[:, eligible].min(axis=1))
+    if params.get("min_weight") == 0.5:
+        assert not eligible.all()  # the ineligible components are ignored
+
+
+def test_score_rows_on_the_boundary():
+    """Check rows exactly at the threshold distance are inliers, like predict."""
+    X = make_data(2)
+    detector = _detector(X, 2)
+    distance = _cli.score_rows(detector, X).distance
+    for i in np.argsort(distance)[150:206:11]:
+        detector.set_params(n_sigma=float(distance[i])).fit(X)
+        result = _cli.score_rows(detector, X)
+        assert result.distance[i] == detector.threshold_
+        assert result.inlier[i]
+        assert_array_equal(result.inlier, detector.predict(X) == 1)
+    # With --contamination the threshold is the distance of a row when the
+    # percentile falls on one: 10 % of 201 rows is the 21st highest distance.
+    X = X[:201]
+    detector = _detector(X, 2, contamination=0.1)
+    result = _cli.score_rows(detector, X)
+    assert (result.distance == detector.threshold_).sum() == 1
+    assert_array_equal(result.inlier, detector.predict(X) == 1)
+    assert (~result.inlier).sum() == 20
+
+
+@pytest.mark.parametrize("folder", ["-o", "--plot"])
+def test_folder_as_output_is_one_line_error(data2, cli, tmp_path, folder):
+    """Check an existing folder given as -o or --plot is refused up front."""
+    _, path = data2
+    (tmp_path / "outdir").mkdir()
+    (tmp_path / "outdir" / "keep.txt").write_text("kept\n")
+    other = ["--plot", "fig.png"] if folder == "-o" else ["-o", "out.csv"]
+    status, out, err = cli(path, "-k", "2", folder, "outdir", *other)
+    assert status == 1
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0] == "sklearn-nsigma: error: cannot write 'outdir': it is a folder"
+    assert sorted(os.listdir(tmp_path)) == ["data.csv", "outdir"]
+    assert os.listdir(tmp_path / "outdir") == ["keep.txt"]
+
+
+def test_folder_as_output_subprocess(data2, tmp_path):
+    """Check end to end: exit code 1, one line, no traceback, no figure."""
+    _, path = data2
+    (tmp_path / "outdir").mkdir()
+    result = run_cli(path, "-k", "2", "-o", "outdir", "--plot", "fig.png", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "it is a folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["data.csv", "outdir"]
+
+
+@pytest.mark.parametrize("earlier", [True, False])
+@pytest.mark.parametrize("failing", ["fig.png", "out.csv"])
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_failed_rename_leaves_every_output(
+    data2, cli, tmp_path, monkeypatch, earlier, failing, hard_links
+):
+    """Check a failed rename of either output leaves both as they were."""
+    _, path = data2
+    if earlier:
+        (tmp_path / "fig.png").write_bytes(b"earlier figure")
+        (tmp_path / "out.csv").write_text("earlier\n")
+    if not hard_links:
+
+        def no_link(*args, **kwargs):
+            raise OSError("no hard links here")
+
+        monkeypatch.setattr(os, "link", no_link)
+    commit = _cli._commit
+
+    def failing_commit(temporary, target):
+        if os.path.basename(target) == failing:
+            raise PermissionError(13, "Permission denied", target)
+        commit(temporary, target)
+
+    monkeypatch.setattr(_cli, "_commit", failing_commit)
+    before = _snapshot(tmp_path)
+    status, out, err = cli(path, "-k", "2", "-o", "out.csv", "--plot", "fig.png")
+    assert status == 1
+    assert "PermissionError" in err and len(err.strip().splitlines()) == 1
+    assert _snapshot(tmp_path) == before
+
+    monkeypatch.setattr(_cli, "_commit", commit)
+    status, out, err = cli(path, "-k", "2", "-o", "out.csv", "--plot", "fig.png")
+    assert status == 0, err
+    assert sorted(os.listdir(tmp_path)) == ["data.csv", "fig.png", "out.csv"]
+    assert (tmp_path / "fig.png").read_bytes()[:8] == PNG_MAGIC
+    assert read_csv(tmp_path / "out.csv")[0][-4:] == OUTPUT
+
+
+def test_failed_rename_puts_back_a_symbolic_link(data2, cli, tmp_path, monkeypatch):
+    """Check an output that is a symbolic link is put back as the link."""
+    _, path = data2
+    (tmp_path / "target.png").write_bytes(b"earlier figure")
+    os.symlink("target.png", tmp_path / "fig.png")
+    commit = _cli._commit
+
+    def failing_commit(temporary, target):
+        if os.path.basename(target) == "out.csv":
+            raise PermissionError(13, "Permission denied", target)
+        commit(temporary, target)
+
+    monkeypatch.setattr(_cli, "_commit", failing_commit)
+    status, _, _ = cli(path, "-k", "2", "-o", "out.csv", "--plot", "fig.png")
+    assert status == 1
+    assert os.readlink(tmp_path / "fig.png") == "target.png"
+    assert (tmp_path / "target.png").read_bytes() == b"earlier figure"
+    assert sorted(os.listdir(tmp_path)) == ["data.csv", "fig.png", "target.png"]
