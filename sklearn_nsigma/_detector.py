@@ -29,7 +29,7 @@ from sklearn_nsigma._compat import (
 )
 from sklearn_nsigma._coverage import coverage_to_sigma
 from sklearn_nsigma._dask import is_dask_array, map_row_blocks
-from sklearn_nsigma._distance import MahalanobisKernel
+from sklearn_nsigma._distance import MahalanobisKernel, kernel_dtype
 from sklearn_nsigma._geometry import (
     COVARIANCE_TYPES,
     parameter_shape,
@@ -453,14 +453,13 @@ class NSigmaOutlierDetector(
     # -- distances ----------------------------------------------------------
     def _kernel(self, X, eligible_only: bool = False) -> MahalanobisKernel:
         """The distance kernel, over all components or the eligible ones."""
-        dtype = "float32" if "float32" in str(X.dtype) else "float64"
         means, factors = self._means, self._precisions_cholesky
         if eligible_only:
             eligible = self.eligible_components_
             means = means[eligible]
             if self._covariance_type != "tied":
                 factors = factors[eligible]
-        return MahalanobisKernel(means, factors, self._covariance_type, dtype)
+        return MahalanobisKernel(means, factors, self._covariance_type, kernel_dtype(X))
 
     def _score_samples(self, X) -> np.ndarray:
         # Distances to ineligible components are never computed.

@@ -121,6 +121,14 @@ def _check_factors(factors: np.ndarray, covariance_type: str) -> None:
         )
 
 
+def kernel_dtype(X) -> str:
+    """The floating dtype a kernel computes ``X`` in, for any array namespace.
+
+    float32 stays float32; everything else is computed in float64.
+    """
+    return "float32" if "float32" in str(X.dtype) else "float64"
+
+
 class MahalanobisKernel:
     """Squared Mahalanobis distances of row chunks to all components.
 

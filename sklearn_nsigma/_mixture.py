@@ -7,12 +7,13 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sklearn_nsigma._compat import (
+    _is_numpy_namespace,
     check_same_namespace,
     get_namespace_and_device,
     move_to,
 )
 from sklearn_nsigma._dask import is_dask_array, map_row_blocks
-from sklearn_nsigma._distance import MahalanobisKernel
+from sklearn_nsigma._distance import MahalanobisKernel, kernel_dtype
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
 from sklearn_nsigma._validation import check_n_sigma
 
@@ -128,7 +129,7 @@ feature_names_in_
             _to_numpy(self.covariances_),
             self.covariance_type,
         )
-        if xp is np or getattr(xp, "__name__", "").startswith("numpy"):
+        if _is_numpy_namespace(xp):
             return params
         centers, radii, rotations = move_to(
             params.centers, params.radii, params.rotations, xp=xp, device=device
@@ -143,7 +144,7 @@ feature_names_in_
             _to_numpy(self.means_),
             _to_numpy(self.precisions_cholesky_),
             self.covariance_type,
-            _dtype_name(X),
+            kernel_dtype(X),
         )
 
     def _check_namespace(self, X, method: str) -> None:
@@ -341,9 +342,3 @@ def _check_out(out, X, n_components: int) -> None:
         )
     if not out.flags.writeable:
         raise ValueError("out must be writeable.")
-
-
-def _dtype_name(X) -> str:
-    """Name of the floating dtype of X, for any array namespace."""
-    name = str(X.dtype)
-    return "float32" if "float32" in name else "float64"

@@ -15,6 +15,8 @@ from scipy.stats import chi2
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from sklearn_nsigma._detector import _mixture_parameters
+from sklearn_nsigma._distance import MahalanobisKernel
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
 
 _MIXTURE_ATTRIBUTES = ("means_", "covariances_")
@@ -146,9 +148,9 @@ def mixture_ellipsoids(mixture) -> EllipsoidParams:
 def mahalanobis_distances(X: ArrayLike, mixture) -> np.ndarray:
     """Mahalanobis distance of every sample to every component of a mixture.
 
-    Uses the mixture's own ``mahalanobis`` method when it has one, and its
-    ellipsoids otherwise (plain GaussianMixture and BayesianGaussianMixture):
-    ``||diag(1 / radii) @ rotation.T @ (x - center)||``.
+    Computed by the package's distance kernel from the mixture's
+    ``means_`` and ``precisions_cholesky_`` (or ``covariances_``), so plain
+    GaussianMixture and BayesianGaussianMixture models work too.
 
     Parameters
     ----------
@@ -163,16 +165,9 @@ def mahalanobis_distances(X: ArrayLike, mixture) -> np.ndarray:
     distances : ndarray of shape (n_samples, n_components)
         Distance (not squared) of each sample to each component.
     """
-    if hasattr(mixture, "mahalanobis"):
-        return np.asarray(mixture.mahalanobis(X))
     X = np.asarray(X, dtype=np.float64)
-    params = mixture_ellipsoids(mixture)
-    distances = np.empty((X.shape[0], params.n_components))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for k in range(params.n_components):
-            whitened = ((X - params.centers[k]) @ params.rotations[k]) / params.radii[k]
-            distances[:, k] = np.linalg.norm(whitened, axis=1)
-    return distances
+    means, factors, covariance_type, _ = _mixture_parameters(mixture, X.shape[1])
+    return MahalanobisKernel(means, factors, covariance_type, "float64").distances(X)
 
 
 def check_n_sigma_levels(n_sigma: float | ArrayLike) -> np.ndarray:
