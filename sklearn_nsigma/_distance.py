@@ -34,8 +34,18 @@ Chunks are spread over threads (NumPy releases the GIL in its loops and BLAS
 calls); the number of threads is the BLAS thread limit, so
 ``threadpoolctl.threadpool_limits`` controls it, and BLAS itself runs
 single-threaded meanwhile to avoid oversubscription.
+
+When the optional compiled kernel (``sklearn_nsigma._ckernel``, built at
+install time where a C compiler is present) is importable, NumPy input goes
+through it instead: the same centring, whitening and thresholds, computed
+with the rows of a tile in the lanes of SIMD vectors, one multiply-add per
+nonzero factor entry (the precision Cholesky factors of ``GaussianMixture``
+are triangular, which a GEMM cannot exploit) and no intermediate array at
+all. The environment variable ``SKLEARN_NSIGMA_KERNEL=numpy`` (read at
+import) selects the NumPy kernel everywhere.
 """
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -45,6 +55,11 @@ from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace_and_device
 
+try:
+    from sklearn_nsigma import _ckernel
+except ImportError:  # built without a C compiler: the NumPy kernel only
+    _ckernel = None
+
 # Bytes of per-chunk work buffers: small enough to stay in a core's L2 cache.
 _CHUNK_BYTES = 1 << 20
 _MIN_CHUNK_ROWS = 16
@@ -52,6 +67,42 @@ _MIN_CHUNK_ROWS = 16
 _XP_CHUNK_FACTOR = 16
 # Fewer chunks than this are computed in the calling thread.
 _MIN_CHUNKS_FOR_THREADS = 4
+
+# Rows per call of the compiled kernel: large enough to amortise the call,
+# small enough to balance the threads.
+_COMPILED_BLOCK_ROWS = 1 << 16
+# Modes of the compiled kernel (see _ckernel.c).
+_MODE_SQUARED, _MODE_MIN_SCALED, _MODE_WITHIN, _MODE_WITHIN_EACH = range(4)
+
+_use_compiled = _ckernel is not None and (
+    os.environ.get("SKLEARN_NSIGMA_KERNEL", "").lower() != "numpy"
+)
+
+
+def compiled_kernel_available() -> bool:
+    """Whether NumPy input currently goes through the compiled kernel."""
+    return _use_compiled
+
+
+@contextmanager
+def use_compiled_kernel(enabled: bool):
+    """Select the compiled (True) or the NumPy (False) kernel in a block.
+
+    For tests and benchmarks that compare the two. Enabling it without the
+    compiled extension raises ``RuntimeError``.
+    """
+    global _use_compiled
+    if enabled and _ckernel is None:
+        raise RuntimeError(
+            "The compiled kernel sklearn_nsigma._ckernel is not built: install "
+            "from source with a C compiler (gcc or clang) available."
+        )
+    previous, _use_compiled = _use_compiled, bool(enabled)
+    try:
+        yield
+    finally:
+        _use_compiled = previous
+
 
 _controller = None
 
@@ -182,8 +233,97 @@ class MahalanobisKernel:
             ).reshape(n_components * n_features, n_features + 1)
         self.center = center.astype(self.dtype)[:, np.newaxis]
         self.weights = np.ascontiguousarray(weights, dtype=self.dtype)
+        self._compiled_params = self._compiled_parameters(
+            factors, offsets, covariance_type
+        )
         self.n_inputs = n_features + (0 if self.diagonal else 1)
         self.n_outputs = n_components * n_features
+
+    def _compiled_parameters(self, factors, offsets, covariance_type) -> dict:
+        """The compiled kernel's form of the factors: y = F (x - c) - bias.
+
+        ``F`` is the transposed precision Cholesky factor (one matrix for
+        ``tied``), ``bias[k] = F_k (mu_k - c)``; ``structure`` tells the
+        kernel which entries can be nonzero (0 dense, 1 lower triangular,
+        2 diagonal), so that it skips the exact zeros of triangular factors.
+        """
+        d = self.n_features
+        if self.diagonal:
+            transposed = np.zeros((self.n_components, d, d))
+            transposed[:, np.arange(d), np.arange(d)] = factors
+            structure = 2
+        else:
+            transposed = np.swapaxes(factors, 1, 2)
+            if covariance_type == "tied":
+                transposed = transposed[:1]
+            lower = not np.triu(transposed, k=1).any()
+            structure = 1 if lower else 0
+        bias = np.einsum(
+            "kij,kj->ki",
+            np.broadcast_to(transposed, (self.n_components, d, d)),
+            offsets,
+        )
+        return {
+            "center": np.ascontiguousarray(self.center[:, 0]),
+            "factors": np.ascontiguousarray(transposed, dtype=self.dtype),
+            "bias": np.ascontiguousarray(bias, dtype=self.dtype),
+            "n_factors": transposed.shape[0],
+            "structure": structure,
+        }
+
+    def _compiled(self, X, mode, limits, out) -> None:
+        """Run the compiled kernel over the rows of X, threads sharing blocks.
+
+        ``out`` is C-contiguous with one row (or value) per sample; ``limits``
+        has one value per component (thresholds or scales, by ``mode``).
+        """
+        params = self._compiled_params
+        limits = np.ascontiguousarray(limits, dtype=self.dtype)
+        n_samples = X.shape[0]
+        single = self.dtype == np.float32
+
+        def work(batch):
+            block = np.ascontiguousarray(X[batch], dtype=self.dtype)
+            _ckernel.compute(
+                block,
+                params["center"],
+                params["factors"],
+                params["bias"],
+                limits,
+                out[batch],
+                block.shape[0],
+                self.n_features,
+                self.n_components,
+                params["n_factors"],
+                params["structure"],
+                mode,
+                single,
+            )
+
+        n_threads = _blas_threads()
+        rows = max(
+            _MIN_CHUNK_ROWS,
+            min(_COMPILED_BLOCK_ROWS, -(-n_samples // (4 * n_threads))),
+        )
+        batches = [
+            slice(start, min(start + rows, n_samples))
+            for start in range(0, n_samples, rows)
+        ]
+        if n_threads == 1 or len(batches) < _MIN_CHUNKS_FOR_THREADS:
+            for batch in batches:
+                work(batch)
+            return
+        with ThreadPoolExecutor(min(n_threads, len(batches))) as executor:
+            for _ in executor.map(work, batches):
+                pass
+
+    def _compiled_squared(self, X, out):
+        """Squared distances into ``out`` by the compiled kernel."""
+        target = out if out.flags.c_contiguous else np.empty(out.shape, self.dtype)
+        self._compiled(X, _MODE_SQUARED, np.zeros(self.n_components), target)
+        if target is not out:
+            out[...] = target
+        return out
 
     # -- chunking ---------------------------------------------------------
     def chunk_rows(self, n_samples: int) -> int:
@@ -299,6 +439,8 @@ class MahalanobisKernel:
             return self._map_xp(X, lambda squared: squared)
         if out is None:
             out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
+        if _use_compiled:
+            return self._compiled_squared(X, out)
 
         def consume(batch, squared, workspace):
             out[batch] = squared.T
@@ -313,6 +455,8 @@ class MahalanobisKernel:
             return self._map_xp(X, xp.sqrt)
         if out is None:
             out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
+        if _use_compiled:
+            return np.sqrt(self._compiled_squared(X, out), out=out)
 
         def consume(batch, squared, workspace):
             np.sqrt(squared.T, out=out[batch])
@@ -329,6 +473,12 @@ class MahalanobisKernel:
             if per_component:
                 return self._map_xp(X, lambda squared: squared <= limits)
             return self._map_xp(X, lambda squared: xp.any(squared <= limits, axis=1))
+        if _use_compiled:
+            shape = (X.shape[0], self.n_components) if per_component else X.shape[0]
+            out = np.empty(shape, dtype=bool)
+            mode = _MODE_WITHIN_EACH if per_component else _MODE_WITHIN
+            self._compiled(X, mode, squared_thresholds, out)
+            return out
         column = squared_thresholds[:, np.newaxis]
         if per_component:
             out = np.empty((X.shape[0], self.n_components), dtype=bool)
@@ -371,6 +521,10 @@ class MahalanobisKernel:
                 ),
             )
         out = np.empty(X.shape[0], dtype=self.dtype)
+        if _use_compiled:
+            # the kernel leaves out the components whose scale is not finite
+            self._compiled(X, _MODE_MIN_SCALED, scales.astype(self.dtype), out)
+            return out
         column = scales[active].astype(self.dtype)[:, np.newaxis]
         everything = bool(active.all())
 

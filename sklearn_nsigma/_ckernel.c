@@ -1,0 +1,292 @@
+/* Compiled Mahalanobis kernel: squared distances of rows to every component.
+ *
+ * An optional accelerator of sklearn_nsigma._distance. It computes exactly
+ * what the NumPy path computes (same centring, same whitening, same
+ * thresholds) with the rows of a tile in the lanes of SIMD vectors, so each
+ * sample is read once, each nonzero factor entry costs one multiply-add per
+ * row, and nothing of shape (n_samples, n_components, n_features) or
+ * (n_features, n_samples) is ever formed.
+ *
+ * It uses GCC/Clang vector extensions; on x86-64 the AVX-512 and AVX2
+ * instantiations are chosen at run time from the CPU, and a baseline one
+ * runs everywhere else. The GIL is released during the computation.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdlib.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
+#define MODE_SQUARED 0
+#define MODE_MIN_SCALED 1
+#define MODE_WITHIN 2
+#define MODE_WITHIN_EACH 3
+
+/* n_features up to this get a tile function of their own */
+#define SMALL_D 16
+
+typedef double vf64 __attribute__((vector_size(64)));
+typedef long long vi64 __attribute__((vector_size(64)));
+typedef float vf32 __attribute__((vector_size(64)));
+typedef int vi32 __attribute__((vector_size(64)));
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_X86_DISPATCH 1
+#else
+#define HAVE_X86_DISPATCH 0
+#endif
+
+#define INSTANTIATE_BODY "_ckernel_body.h"
+
+/* baseline instantiations */
+#define TARGET
+#define REAL double
+#define VREAL vf64
+#define VMASK vi64
+#define LANES 8
+#define NAME(x) f64_generic_##x
+#include INSTANTIATE_BODY
+#undef REAL
+#undef VREAL
+#undef VMASK
+#undef LANES
+#undef NAME
+#define REAL float
+#define VREAL vf32
+#define VMASK vi32
+#define LANES 16
+#define NAME(x) f32_generic_##x
+#include INSTANTIATE_BODY
+#undef REAL
+#undef VREAL
+#undef VMASK
+#undef LANES
+#undef NAME
+#undef TARGET
+
+#if HAVE_X86_DISPATCH
+#define TARGET __attribute__((target("avx2,fma")))
+#define REAL double
+#define VREAL vf64
+#define VMASK vi64
+#define LANES 8
+#define NAME(x) f64_avx2_##x
+#include INSTANTIATE_BODY
+#undef REAL
+#undef VREAL
+#undef VMASK
+#undef LANES
+#undef NAME
+#define REAL float
+#define VREAL vf32
+#define VMASK vi32
+#define LANES 16
+#define NAME(x) f32_avx2_##x
+#include INSTANTIATE_BODY
+#undef REAL
+#undef VREAL
+#undef VMASK
+#undef LANES
+#undef NAME
+#undef TARGET
+
+/* AVX-512 gathers a tile's feature column in one instruction */
+#define TARGET __attribute__((target("avx512f,fma")))
+#define REAL double
+#define VREAL vf64
+#define VMASK vi64
+#define LANES 8
+#define NAME(x) f64_avx512_##x
+#define GATHER_INDEX __m256i
+#define GATHER_MAKE_INDEX(d)                                                  \
+    _mm256_setr_epi32(0, (d), 2 * (d), 3 * (d), 4 * (d), 5 * (d), 6 * (d),    \
+                      7 * (d))
+#define GATHER(base, index) ((vf64)_mm512_i32gather_pd((index), (base), 8))
+#include INSTANTIATE_BODY
+#undef REAL
+#undef VREAL
+#undef VMASK
+#undef LANES
+#undef NAME
+#undef GATHER_INDEX
+#undef GATHER_MAKE_INDEX
+#undef GATHER
+#define REAL float
+#define VREAL vf32
+#define VMASK vi32
+#define LANES 16
+#define NAME(x) f32_avx512_##x
+#define GATHER_INDEX __m512i
+#define GATHER_MAKE_INDEX(d)                                                  \
+    _mm512_setr_epi32(0, (d), 2 * (d), 3 * (d), 4 * (d), 5 * (d), 6 * (d),    \
+                      7 * (d), 8 * (d), 9 * (d), 10 * (d), 11 * (d),          \
+                      12 * (d), 13 * (d), 14 * (d), 15 * (d))
+#define GATHER(base, index) ((vf32)_mm512_i32gather_ps((index), (base), 4))
+#include INSTANTIATE_BODY
+#undef REAL
+#undef VREAL
+#undef VMASK
+#undef LANES
+#undef NAME
+#undef GATHER_INDEX
+#undef GATHER_MAKE_INDEX
+#undef GATHER
+#undef TARGET
+#endif
+
+static const char *
+instruction_set(void)
+{
+#if HAVE_X86_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        return "avx512f";
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        return "avx2";
+    }
+#endif
+    return "generic";
+}
+
+static int
+check_size(Py_buffer *buffer, Py_ssize_t needed, const char *name)
+{
+    if (buffer->len < needed) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s holds %zd bytes; the kernel needs %zd", name,
+                     buffer->len, needed);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(compute_doc,
+"compute(X, center, factors, bias, limits, out, n_samples, n_features,\n"
+"        n_components, n_factors, structure, mode, single)\n"
+"--\n\n"
+"Squared Mahalanobis distances of C-contiguous rows, reduced by ``mode``.\n\n"
+"All arrays are C-contiguous buffers of the computation's dtype (float32\n"
+"when ``single`` else float64), except ``out`` in the boolean modes.\n"
+"``factors`` holds ``n_factors`` (1 when tied, else n_components) matrices\n"
+"F with y_j = sum_i F[j, i] (x_i - center_i) - bias[k, j]; ``structure``\n"
+"is 0 (dense F), 1 (lower triangular F) or 2 (diagonal F). ``mode``: 0\n"
+"squared distances (n_samples, n_components); 1 the minimum over the\n"
+"components with finite limits[k] of limits[k] * squared (n_samples,);\n"
+"2 any(squared <= limits) (n_samples,) bool; 3 squared <= limits\n"
+"(n_samples, n_components) bool.");
+
+static PyObject *
+compute(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer X, center, factors, bias, limits, out;
+    Py_ssize_t n_samples, n_features, n_components, n_factors;
+    int structure, mode, single;
+    Py_ssize_t item, out_item, out_per_row;
+    void *features = NULL;
+    void *padded = NULL;
+    int failed = 0;
+    const char *isa;
+
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnniip", &X, &center, &factors,
+                          &bias, &limits, &out, &n_samples, &n_features,
+                          &n_components, &n_factors, &structure, &mode,
+                          &single)) {
+        return NULL;
+    }
+    item = single ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double);
+    out_item = (mode == MODE_WITHIN || mode == MODE_WITHIN_EACH) ? 1 : item;
+    out_per_row =
+        (mode == MODE_SQUARED || mode == MODE_WITHIN_EACH) ? n_components : 1;
+    if (n_samples < 0 || n_features < 1 || n_components < 1 ||
+        (n_factors != 1 && n_factors != n_components) || structure < 0 ||
+        structure > 2 || mode < 0 || mode > 3) {
+        PyErr_SetString(PyExc_ValueError, "invalid kernel dimensions or mode");
+        failed = 1;
+    }
+    else if (check_size(&X, n_samples * n_features * item, "X") ||
+             check_size(&center, n_features * item, "center") ||
+             check_size(&factors, n_factors * n_features * n_features * item,
+                        "factors") ||
+             check_size(&bias, n_components * n_features * item, "bias") ||
+             check_size(&limits, n_components * item, "limits") ||
+             check_size(&out, n_samples * out_per_row * out_item, "out")) {
+        failed = 1;
+    }
+    if (!failed) {
+        /* one 64-byte vector per feature, aligned for the vector type */
+        features = aligned_alloc(64, (size_t)n_features * 64);
+        /* the last partial tile, padded with zeros to a full one */
+        padded = malloc((size_t)n_features * 64);
+        if (features == NULL || padded == NULL) {
+            PyErr_NoMemory();
+            failed = 1;
+        }
+    }
+    if (!failed) {
+        isa = instruction_set();
+        Py_BEGIN_ALLOW_THREADS
+#define CALL(prefix, REAL, VREAL)                                             \
+    prefix##_rows((const REAL *)X.buf, n_samples, n_features,                 \
+                  (const REAL *)center.buf, (const REAL *)factors.buf,        \
+                  n_factors, structure, (const REAL *)bias.buf, n_components, \
+                  mode, (const REAL *)limits.buf, out.buf, (VREAL *)features, \
+                  (REAL *)padded)
+#if HAVE_X86_DISPATCH
+        if (isa[0] == 'a' && isa[3] == '5') {
+            if (single) CALL(f32_avx512, float, vf32);
+            else CALL(f64_avx512, double, vf64);
+        }
+        else if (isa[0] == 'a') {
+            if (single) CALL(f32_avx2, float, vf32);
+            else CALL(f64_avx2, double, vf64);
+        }
+        else
+#endif
+        {
+            if (single) CALL(f32_generic, float, vf32);
+            else CALL(f64_generic, double, vf64);
+        }
+#undef CALL
+        Py_END_ALLOW_THREADS
+    }
+    free(features);
+    free(padded);
+    PyBuffer_Release(&X);
+    PyBuffer_Release(&center);
+    PyBuffer_Release(&factors);
+    PyBuffer_Release(&bias);
+    PyBuffer_Release(&limits);
+    PyBuffer_Release(&out);
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+get_instruction_set(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(unused))
+{
+    return PyUnicode_FromString(instruction_set());
+}
+
+static PyMethodDef methods[] = {
+    {"compute", compute, METH_VARARGS, compute_doc},
+    {"instruction_set", get_instruction_set, METH_NOARGS,
+     "The instruction set the kernel runs with on this CPU."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_ckernel",
+    "Compiled tile kernel for Mahalanobis distances.", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__ckernel(void)
+{
+    return PyModule_Create(&module);
+}
