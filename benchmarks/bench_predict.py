@@ -7,7 +7,9 @@ same data, the median of several repeats of:
 * ``EllipticEnvelope.predict`` (one Gaussian; K = 1 rows only);
 * scikit-lego's ``GMMOutlierDetector.predict`` and PyOD's ``GMM.predict``
   when those packages are installed;
-* our ``predict_within`` and ``mahalanobis``;
+* our ``predict_within`` and ``mahalanobis``, with the kernel that NumPy
+  input normally takes (the compiled one when it is built), and
+  ``predict_within`` once more with the NumPy kernel for comparison;
 
 next to the machine's limit for that shape: the larger of (a) the time to read
 X once and write the output of ``predict_within``, and (b) 2*N*K*d^2 FLOPs at
@@ -24,6 +26,9 @@ Usage::
     python benchmarks/bench_predict.py --quick           # a smaller table
     python benchmarks/bench_predict.py --memory          # N = 10 million memory check
     python benchmarks/bench_predict.py --threads 2       # 1 vs 2 threads
+
+``SKLEARN_NSIGMA_KERNEL=numpy`` in the environment makes the NumPy kernel the
+one measured everywhere.
 """
 
 import argparse
@@ -40,6 +45,11 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from sklearn_nsigma import NSigmaGaussianMixture
+from sklearn_nsigma._distance import (
+    _ckernel,
+    compiled_kernel_available,
+    use_compiled_kernel,
+)
 
 FULL_CONFIGS = [
     (d, k, "full", dtype)
@@ -153,6 +163,8 @@ def run_config(d, k, covariance_type, dtype, n_samples, repeats, rate):
 
     ours_within = median_time(lambda: model.predict_within(X, 3.0), repeats)
     ours_distance = median_time(lambda: model.mahalanobis(X), repeats)
+    with use_compiled_kernel(False):
+        numpy_within = median_time(lambda: model.predict_within(X, 3.0), repeats)
     rows = {
         "GaussianMixture.predict": median_time(lambda: plain.predict(X), repeats),
         "GaussianMixture.score_samples": median_time(
@@ -170,6 +182,7 @@ def run_config(d, k, covariance_type, dtype, n_samples, repeats, rate):
         "config": f"d={d:<2} K={k:<2} {covariance_type:<4} {dtype}",
         "within": ours_within,
         "mahalanobis": ours_distance,
+        "numpy_within": numpy_within,
         "peers": rows,
         "limit": limit,
         "limit_kind": "flops" if flops > memory else "memory",
@@ -182,9 +195,9 @@ def print_table(results):
     print(
         "| config | predict_within Mrows/s | x GM.predict | x GM.score_samples "
         "| mahalanobis Mrows/s | limit Mrows/s (bound) | within / limit "
-        "| peak extra MB |"
+        "| peak extra MB | NumPy-kernel predict_within Mrows/s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         n = r["n_samples"]
         peers = r["peers"]
@@ -194,7 +207,8 @@ def print_table(results):
             f"| {peers['GaussianMixture.score_samples'] / r['within']:.1f} "
             f"| {n / r['mahalanobis'] / 1e6:.1f} "
             f"| {n / r['limit'] / 1e6:.1f} ({r['limit_kind']}) "
-            f"| {r['within'] / r['limit']:.2f} | {r['extra_mb']:.1f} |"
+            f"| {r['within'] / r['limit']:.2f} | {r['extra_mb']:.1f} "
+            f"| {n / r['numpy_within'] / 1e6:.1f} |"
         )
     others = sorted(
         {name for r in results for name in r["peers"]}
@@ -259,6 +273,12 @@ def main():
     results = []
     with threadpool_limits(1):
         rate = {dtype: gemm_rate(dtype) for dtype in ("float64", "float32")}
+        kernel = (
+            f"compiled ({_ckernel.instruction_set()})"
+            if compiled_kernel_available()
+            else "NumPy"
+        )
+        print(f"Kernel: {kernel}")
         print(
             f"GEMM rate (1 thread): float64 {rate['float64'] / 1e9:.1f} GFLOP/s, "
             f"float32 {rate['float32'] / 1e9:.1f} GFLOP/s; N = {args.n_samples:,}\n"

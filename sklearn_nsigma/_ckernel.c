@@ -27,6 +27,16 @@
 /* n_features up to this get a tile function of their own */
 #define SMALL_D 16
 
+/* tiles ahead of the current one whose rows are prefetched */
+#ifndef PREFETCH_TILES
+#define PREFETCH_TILES 8
+#endif
+
+/* rows up to this many features are gathered, wider ones loaded by element */
+#ifndef GATHER_MAX_D
+#define GATHER_MAX_D 6
+#endif
+
 typedef double vf64 __attribute__((vector_size(64)));
 typedef long long vi64 __attribute__((vector_size(64)));
 typedef float vf32 __attribute__((vector_size(64)));
@@ -176,7 +186,9 @@ PyDoc_STRVAR(compute_doc,
 "squared distances (n_samples, n_components); 1 the minimum over the\n"
 "components with finite limits[k] of limits[k] * squared (n_samples,);\n"
 "2 any(squared <= limits) (n_samples,) bool; 3 squared <= limits\n"
-"(n_samples, n_components) bool.");
+"(n_samples, n_components) bool.\n\n"
+"Returns whether every value of X is finite (no NaN, no infinity); the\n"
+"outputs of rows holding a non-finite value are then meaningless.");
 
 static PyObject *
 compute(PyObject *Py_UNUSED(self), PyObject *args)
@@ -189,6 +201,7 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
     void *padded = NULL;
     int failed = 0;
     const char *isa;
+    int finite = 1;
 
     if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnniip", &X, &center, &factors,
                           &bias, &limits, &out, &n_samples, &n_features,
@@ -229,7 +242,7 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
         isa = instruction_set();
         Py_BEGIN_ALLOW_THREADS
 #define CALL(prefix, REAL, VREAL)                                             \
-    prefix##_rows((const REAL *)X.buf, n_samples, n_features,                 \
+    finite = prefix##_rows((const REAL *)X.buf, n_samples, n_features,                 \
                   (const REAL *)center.buf, (const REAL *)factors.buf,        \
                   n_factors, structure, (const REAL *)bias.buf, n_components, \
                   mode, (const REAL *)limits.buf, out.buf, (VREAL *)features, \
@@ -263,7 +276,7 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
     if (failed) {
         return NULL;
     }
-    Py_RETURN_NONE;
+    return PyBool_FromLong(finite);
 }
 
 static PyObject *

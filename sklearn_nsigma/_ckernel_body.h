@@ -29,8 +29,10 @@ NAME(splat)(REAL value)
     return zero + value; /* a scalar operand is broadcast to every lane */
 }
 
-/* One full tile of LANES rows; outputs are written for the first `rows`. */
-TARGET static inline __attribute__((always_inline)) void
+/* One full tile of LANES rows; outputs are written for the first `rows`.
+ * Returns 1 when every value of the tile is finite, else 0: the finiteness
+ * check of the input rides on the pass that loads it. */
+TARGET static inline __attribute__((always_inline)) int
 NAME(tile_body)(const REAL *X, const Py_ssize_t d, const REAL *center,
                 const REAL *factors, Py_ssize_t n_factors, int structure,
                 const REAL *bias, Py_ssize_t n_components, int mode,
@@ -41,22 +43,31 @@ NAME(tile_body)(const REAL *X, const Py_ssize_t d, const REAL *center,
     int lane;
     VREAL best = NAME(splat)((REAL)INFINITY);
     VMASK any_inside = best != best; /* all false */
+    VMASK finite = best == best;     /* all true */
 
 #ifdef GATHER
-    /* one gather instruction per feature column */
-    const GATHER_INDEX index = GATHER_MAKE_INDEX((int)d);
-    for (i = 0; i < d; i++) {
-        features[i] = GATHER(X + i, index) - center[i];
-    }
-#else
-    for (i = 0; i < d; i++) {
-        VREAL column;
-        for (lane = 0; lane < LANES; lane++) {
-            column[lane] = X[lane * d + i];
+    if (d <= GATHER_MAX_D) {
+        /* one gather instruction per feature column */
+        const GATHER_INDEX index = GATHER_MAKE_INDEX((int)d);
+        for (i = 0; i < d; i++) {
+            const VREAL column = GATHER(X + i, index);
+            finite &= column - column == NAME(splat)((REAL)0);
+            features[i] = column - center[i];
         }
-        features[i] = column - center[i];
     }
+    else
 #endif
+    {
+        /* wider rows: element loads beat the gathers */
+        for (i = 0; i < d; i++) {
+            VREAL column;
+            for (lane = 0; lane < LANES; lane++) {
+                column[lane] = X[lane * d + i];
+            }
+            finite &= column - column == NAME(splat)((REAL)0);
+            features[i] = column - center[i];
+        }
+    }
 
     for (k = 0; k < n_components; k++) {
         /* Tied covariances share one factor: whitening differs by the bias. */
@@ -158,16 +169,22 @@ NAME(tile_body)(const REAL *X, const Py_ssize_t d, const REAL *center,
             o[lane] = any_inside[lane] != 0;
         }
     }
+    for (lane = 0; lane < LANES; lane++) {
+        if (!finite[lane]) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
-typedef void (*NAME(tile_fn))(const REAL *, Py_ssize_t, const REAL *,
+typedef int (*NAME(tile_fn))(const REAL *, Py_ssize_t, const REAL *,
                               const REAL *, Py_ssize_t, int, const REAL *,
                               Py_ssize_t, int, const REAL *, Py_ssize_t,
                               void *, VREAL *);
 
 /* The generic tile, and one per small constant n_features and structure. */
 #define DEFINE_TILE(SUFFIX, D_EXPR, S_EXPR)                                   \
-    TARGET static void NAME(tile_##SUFFIX)(                                   \
+    TARGET static int NAME(tile_##SUFFIX)(                                    \
         const REAL *X, Py_ssize_t d, const REAL *center, const REAL *factors, \
         Py_ssize_t n_factors, int structure, const REAL *bias,                \
         Py_ssize_t n_components, int mode, const REAL *limits,                \
@@ -177,9 +194,9 @@ typedef void (*NAME(tile_fn))(const REAL *, Py_ssize_t, const REAL *,
         (void)d;                                                              \
         (void)structure;                                                      \
         (void)features;                                                       \
-        NAME(tile_body)(X, D_EXPR, center, factors, n_factors, S_EXPR, bias,  \
-                        n_components, mode, limits, rows, out,                \
-                        (D_EXPR) <= SMALL_D ? local : features);              \
+        return NAME(tile_body)(X, D_EXPR, center, factors, n_factors, S_EXPR, \
+                               bias, n_components, mode, limits, rows, out,   \
+                               (D_EXPR) <= SMALL_D ? local : features);       \
     }
 #define DEFINE_TILES(D)                                                       \
     DEFINE_TILE(D##_0, D, 0)                                                  \
@@ -206,7 +223,8 @@ DEFINE_TILES(16)
 #undef DEFINE_TILES
 #undef DEFINE_TILE
 
-TARGET static void
+/* Every row of X through its tile; returns 1 when all of X is finite. */
+TARGET static int
 NAME(rows)(const REAL *X, Py_ssize_t n_samples, Py_ssize_t n_features,
            const REAL *center, const REAL *factors, Py_ssize_t n_factors,
            int structure, const REAL *bias, Py_ssize_t n_components, int mode,
@@ -228,12 +246,24 @@ NAME(rows)(const REAL *X, Py_ssize_t n_samples, Py_ssize_t n_features,
     const Py_ssize_t item =
         (mode == MODE_WITHIN || mode == MODE_WITHIN_EACH) ? 1 : sizeof(REAL);
     const Py_ssize_t full = n_samples - n_samples % LANES;
+    const Py_ssize_t tile_bytes = LANES * n_features * (Py_ssize_t)sizeof(REAL);
     Py_ssize_t start;
+    int finite = 1;
 
     for (start = 0; start < full; start += LANES) {
-        tile(X + start * n_features, n_features, center, factors, n_factors,
-             structure, bias, n_components, mode, limits, LANES,
-             (char *)out + start * per_row * item, features);
+        /* The hardware prefetcher does not follow the tile's column-wise
+         * reads out of memory: fetch the rows of a tile further on now. */
+        if (start + PREFETCH_TILES * LANES < full) {
+            const char *ahead =
+                (const char *)(X + (start + PREFETCH_TILES * LANES) * n_features);
+            Py_ssize_t offset;
+            for (offset = 0; offset < tile_bytes; offset += 64) {
+                __builtin_prefetch(ahead + offset, 0, 0);
+            }
+        }
+        finite &= tile(X + start * n_features, n_features, center, factors,
+                       n_factors, structure, bias, n_components, mode, limits,
+                       LANES, (char *)out + start * per_row * item, features);
     }
     if (full < n_samples) {
         /* the last, partial tile: its rows, then zeros, in a full tile */
@@ -244,8 +274,9 @@ NAME(rows)(const REAL *X, Py_ssize_t n_samples, Py_ssize_t n_features,
                                 ? X[full * n_features + index]
                                 : (REAL)0;
         }
-        tile(padded, n_features, center, factors, n_factors, structure, bias,
-             n_components, mode, limits, rows,
-             (char *)out + full * per_row * item, features);
+        finite &= tile(padded, n_features, center, factors, n_factors,
+                       structure, bias, n_components, mode, limits, rows,
+                       (char *)out + full * per_row * item, features);
     }
+    return finite;
 }

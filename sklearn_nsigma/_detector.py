@@ -440,7 +440,7 @@ class NSigmaOutlierDetector(
         self.eligible_components_ = _eligible_components(weights, min_weight)
         self._n_features_out = means.shape[0]
         if self.contamination is not None:
-            scores = self._score_samples(X)
+            scores = self._score_samples(X, check_finite=False)  # fit checked X
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
             self.threshold_ = -self.offset_
         else:
@@ -451,19 +451,31 @@ class NSigmaOutlierDetector(
             self.offset_ = -self.threshold_
 
     # -- distances ----------------------------------------------------------
-    def _kernel(self, X, eligible_only: bool = False) -> MahalanobisKernel:
-        """The distance kernel, over all components or the eligible ones."""
+    def _kernel(
+        self, X, eligible_only: bool = False, check_finite: bool = True
+    ) -> MahalanobisKernel:
+        """The distance kernel, over all components or the eligible ones.
+
+        With ``check_finite`` it checks X for NaN and infinity, which
+        ``_validate_X`` leaves to it.
+        """
         means, factors = self._means, self._precisions_cholesky
         if eligible_only:
             eligible = self.eligible_components_
             means = means[eligible]
             if self._covariance_type != "tied":
                 factors = factors[eligible]
-        return MahalanobisKernel(means, factors, self._covariance_type, kernel_dtype(X))
+        return MahalanobisKernel(
+            means,
+            factors,
+            self._covariance_type,
+            kernel_dtype(X),
+            check_finite_for=type(self).__name__ if check_finite else None,
+        )
 
-    def _score_samples(self, X) -> np.ndarray:
+    def _score_samples(self, X, check_finite: bool = True) -> np.ndarray:
         # Distances to ineligible components are never computed.
-        kernel = self._kernel(X, eligible_only=True)
+        kernel = self._kernel(X, eligible_only=True, check_finite=check_finite)
         squared = kernel.min_scaled(X, np.ones(kernel.n_components))
         if not isinstance(squared, np.ndarray):
             xp, _ = get_namespace(squared)
@@ -471,9 +483,16 @@ class NSigmaOutlierDetector(
         return np.negative(np.sqrt(squared, out=squared), out=squared)
 
     def _validate_X(self, X):
+        # NaN and infinity are left to the distance kernel (see _kernel).
         check_is_fitted(self)
         xp, _ = get_namespace(X)
-        return validate_data(self, X, reset=False, dtype=[xp.float64, xp.float32])
+        return validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[xp.float64, xp.float32],
+            ensure_all_finite=False,
+        )
 
     def _lazy(self, method: str, X, n_columns=None, dtype="float"):
         """The result of ``method`` on a Dask array, computed block by block."""

@@ -51,6 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
+from sklearn.utils import assert_all_finite
 from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace_and_device
@@ -198,14 +199,24 @@ class MahalanobisKernel:
 
     dtype : numpy dtype
         Floating dtype the computation runs in (that of ``X``).
+
+    check_finite_for : str, default=None
+        Name of the estimator on whose behalf the public methods check that
+        ``X`` holds no NaN or infinity, raising scikit-learn's error for that
+        estimator. The compiled kernel does it in the pass that computes the
+        distances (``X`` is read once); otherwise ``X`` is checked first. None
+        when ``X`` is already checked.
     """
 
-    def __init__(self, means, precisions_cholesky, covariance_type, dtype):
+    def __init__(
+        self, means, precisions_cholesky, covariance_type, dtype, check_finite_for=None
+    ):
         means = np.asarray(means, dtype=np.float64)
         factors = np.asarray(precisions_cholesky, dtype=np.float64)
         n_components, n_features = means.shape
         self.n_components, self.n_features = n_components, n_features
         self.dtype = np.dtype(dtype)
+        self.check_finite_for = check_finite_for
         self.diagonal = covariance_type in ("diag", "spherical")
 
         center = means.mean(axis=0)
@@ -276,6 +287,8 @@ class MahalanobisKernel:
 
         ``out`` is C-contiguous with one row (or value) per sample; ``limits``
         has one value per component (thresholds or scales, by ``mode``).
+        With ``check_finite_for`` set, a NaN or infinity in ``X`` raises
+        scikit-learn's error once the pass is done.
         """
         params = self._compiled_params
         limits = np.ascontiguousarray(limits, dtype=self.dtype)
@@ -284,7 +297,7 @@ class MahalanobisKernel:
 
         def work(batch):
             block = np.ascontiguousarray(X[batch], dtype=self.dtype)
-            _ckernel.compute(
+            return _ckernel.compute(
                 block,
                 params["center"],
                 params["factors"],
@@ -310,12 +323,22 @@ class MahalanobisKernel:
             for start in range(0, n_samples, rows)
         ]
         if n_threads == 1 or len(batches) < _MIN_CHUNKS_FOR_THREADS:
-            for batch in batches:
-                work(batch)
-            return
-        with ThreadPoolExecutor(min(n_threads, len(batches))) as executor:
-            for _ in executor.map(work, batches):
-                pass
+            finite = [work(batch) for batch in batches]
+        else:
+            with ThreadPoolExecutor(min(n_threads, len(batches))) as executor:
+                finite = list(executor.map(work, batches))
+        if self.check_finite_for is not None and not all(finite):
+            self._raise_non_finite(X)
+
+    def _raise_non_finite(self, X) -> None:
+        """Raise scikit-learn's error for the NaN or infinity in X."""
+        assert_all_finite(X, estimator_name=self.check_finite_for, input_name="X")
+
+    def _check_finite_unless_fused(self, X, xp) -> None:
+        """Check X now unless the compiled pass over it will."""
+        fused = _use_compiled and _is_numpy_namespace(xp)
+        if self.check_finite_for is not None and not fused:
+            self._raise_non_finite(X)
 
     def _compiled_squared(self, X, out):
         """Squared distances into ``out`` by the compiled kernel."""
@@ -435,6 +458,7 @@ class MahalanobisKernel:
         kernel's dtype that receives the result (NumPy input only).
         """
         xp, _, _ = get_namespace_and_device(X)
+        self._check_finite_unless_fused(X, xp)
         if not _is_numpy_namespace(xp):
             return self._map_xp(X, lambda squared: squared)
         if out is None:
@@ -451,6 +475,7 @@ class MahalanobisKernel:
     def distances(self, X, out=None):
         """Distances (not squared), shape (n_samples, n_components)."""
         xp, _, _ = get_namespace_and_device(X)
+        self._check_finite_unless_fused(X, xp)
         if not _is_numpy_namespace(xp):
             return self._map_xp(X, xp.sqrt)
         if out is None:
@@ -468,6 +493,7 @@ class MahalanobisKernel:
         """Boolean membership, without forming the full distance matrix."""
         xp, _, device = get_namespace_and_device(X)
         squared_thresholds = np.asarray(squared_thresholds).astype(self.dtype)
+        self._check_finite_unless_fused(X, xp)
         if not _is_numpy_namespace(xp):
             limits = xp.asarray(squared_thresholds, device=device)
             if per_component:
@@ -511,6 +537,7 @@ class MahalanobisKernel:
         active = np.isfinite(scales)
         if not active.any():
             raise ValueError("At least one component must have a finite scale.")
+        self._check_finite_unless_fused(X, xp)
         if not _is_numpy_namespace(xp):
             index = xp.asarray(np.flatnonzero(active), device=device)
             factors = xp.asarray(scales[active].astype(self.dtype), device=device)

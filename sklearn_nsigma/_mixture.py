@@ -140,11 +140,13 @@ feature_names_in_
         return EllipsoidParams(centers, radii, rotations, angles)
 
     def _distance_kernel(self, X) -> MahalanobisKernel:
+        """The kernel for X from ``_validate_X``: it checks X for NaN and inf."""
         return MahalanobisKernel(
             _to_numpy(self.means_),
             _to_numpy(self.precisions_cholesky_),
             self.covariance_type,
             kernel_dtype(X),
+            check_finite_for=type(self).__name__,
         )
 
     def _check_namespace(self, X, method: str) -> None:
@@ -169,9 +171,17 @@ feature_names_in_
     score_samples.__doc__ = GaussianMixture.score_samples.__doc__
 
     def _validate_X(self, X, method: str):
+        # NaN and infinity are left to the distance kernel, which finds them
+        # in its own pass over X when it can (X is then read once).
         self._check_namespace(X, method)
         xp, _, _ = get_namespace_and_device(X)
-        return validate_data(self, X, reset=False, dtype=[xp.float64, xp.float32])
+        return validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[xp.float64, xp.float32],
+            ensure_all_finite=False,
+        )
 
     def mahalanobis(self, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
         """Compute the Mahalanobis distance of each sample to each component.

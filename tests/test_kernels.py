@@ -1,0 +1,296 @@
+"""The compiled kernel and the NumPy kernel give the same answers.
+
+Every public method goes through one of them (the compiled one when it is
+built); these tests hold both to the textbook formula, on shapes that reach
+every code path of the compiled kernel: n_features from 1 to beyond its
+unrolled sizes, partial tiles, dense, triangular and diagonal factors, tied
+factors and each output mode.
+"""
+
+import os
+import shutil
+import sysconfig
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+import sklearn_nsigma._distance as distance
+from sklearn_nsigma import NSigmaGaussianMixture
+from sklearn_nsigma._distance import MahalanobisKernel, use_compiled_kernel
+
+requires_compiled = pytest.mark.skipif(
+    distance._ckernel is None, reason="the compiled kernel is not built"
+)
+KERNELS = [
+    pytest.param(True, id="compiled", marks=requires_compiled),
+    pytest.param(False, id="numpy"),
+]
+
+
+def random_model(rng, n_components, n_features, covariance_type, dense=False):
+    """Means and precision factors in GaussianMixture's layout."""
+    means = rng.uniform(-5, 5, size=(n_components, n_features))
+    if covariance_type in ("full", "tied"):
+        count = 1 if covariance_type == "tied" else n_components
+        A = rng.normal(size=(count, n_features, n_features))
+        covariances = A @ A.transpose(0, 2, 1) + 0.5 * np.eye(n_features)
+        cholesky = np.linalg.cholesky(covariances)
+        eye = np.broadcast_to(np.eye(n_features), covariances.shape)
+        factors = np.linalg.solve(cholesky, eye).transpose(0, 2, 1)
+        if dense:  # any L with L @ L.T = precision, here not triangular
+            Q, _ = np.linalg.qr(rng.normal(size=(n_features, n_features)))
+            factors = factors @ Q
+        precisions = factors @ factors.transpose(0, 2, 1)
+        if covariance_type == "tied":
+            factors, precisions = factors[0], np.repeat(precisions, n_components, 0)
+    elif covariance_type == "diag":
+        factors = rng.uniform(0.2, 3, size=(n_components, n_features))
+        precisions = np.stack([np.diag(f**2) for f in factors])
+    else:
+        factors = rng.uniform(0.2, 3, size=n_components)
+        precisions = np.stack([np.eye(n_features) * f**2 for f in factors])
+    return means, factors, precisions
+
+
+def textbook_squared(X, means, precisions):
+    X = X.astype(np.float64)
+    return np.stack(
+        [
+            np.einsum("ij,jk,ik->i", X - mean, precision, X - mean)
+            for mean, precision in zip(means, precisions, strict=True)
+        ],
+        axis=1,
+    )
+
+
+@pytest.mark.parametrize("compiled", KERNELS)
+@settings(max_examples=40, deadline=None)
+@given(
+    n_samples=st.integers(1, 70),
+    n_features=st.sampled_from([1, 2, 3, 5, 8, 10, 16, 17, 24, 33]),
+    n_components=st.integers(1, 4),
+    covariance_type=st.sampled_from(["full", "tied", "diag", "spherical"]),
+    dense=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_every_mode_matches_the_formula(
+    compiled, n_samples, n_features, n_components, covariance_type, dense, seed
+):
+    """Check squared, distances, within and min_scaled against the formula."""
+    rng = np.random.RandomState(seed)
+    means, factors, precisions = random_model(
+        rng, n_components, n_features, covariance_type, dense
+    )
+    X = means[rng.randint(n_components, size=n_samples)] + rng.normal(
+        size=(n_samples, n_features)
+    )
+    expected = textbook_squared(X, means, precisions)
+    kernel = MahalanobisKernel(means, factors, covariance_type, "float64")
+    thresholds = np.median(expected, axis=0)
+    scales = rng.uniform(0.5, 2, size=n_components)
+    scales[rng.rand(n_components) < 0.3] = np.inf
+    scales[0] = 1.0  # at least one component counts
+    finite = np.isfinite(scales)
+    with use_compiled_kernel(compiled):
+        squared = kernel.squared(X)
+        distances = kernel.distances(X)
+        within = kernel.within(X, thresholds)
+        each = kernel.within(X, thresholds, per_component=True)
+        smallest = kernel.min_scaled(X, scales)
+    assert_allclose(squared, expected, rtol=1e-9, atol=1e-12)
+    assert_allclose(distances, np.sqrt(expected), rtol=1e-9, atol=1e-12)
+    # membership is decided on the kernel's own squared distances
+    assert_array_equal(each, squared <= thresholds)
+    assert_array_equal(within, (squared <= thresholds).any(axis=1))
+    assert_allclose(
+        smallest, np.min(squared[:, finite] * scales[finite], axis=1), rtol=1e-12
+    )
+
+
+@requires_compiled
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("n_features", [3, 10, 20])
+def test_compiled_and_numpy_kernels_agree(dtype, covariance_type, n_features):
+    """Check both kernels agree to rounding, in float64 and in float32."""
+    rng = np.random.RandomState(0)
+    means, factors, _ = random_model(rng, 3, n_features, covariance_type)
+    X = (means[rng.randint(3, size=1001)] + rng.normal(size=(1001, n_features))).astype(
+        dtype
+    )
+    kernel = MahalanobisKernel(means, factors, covariance_type, dtype)
+    results = {}
+    for compiled in (True, False):
+        with use_compiled_kernel(compiled):
+            results[compiled] = kernel.squared(X)
+    assert results[True].dtype == dtype
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    assert_allclose(results[True], results[False], rtol=rtol)
+
+
+@requires_compiled
+def test_compiled_kernel_far_from_the_origin():
+    """Check 1e-9 relative accuracy for data at 1e6, close to the means too."""
+    rng = np.random.RandomState(0)
+    means, factors, precisions = random_model(rng, 4, 10, "full")
+    means += 1e6
+    X = means[rng.randint(4, size=500)] + rng.normal(size=(500, 10))
+    X[:10] = means[0] + 1e-3 * rng.normal(size=(10, 10))  # a thousandth of sigma
+    kernel = MahalanobisKernel(means, factors, "full", "float64")
+    with use_compiled_kernel(True):
+        distances = kernel.distances(X)
+    assert_allclose(
+        distances, np.sqrt(textbook_squared(X, means, precisions)), rtol=1e-9
+    )
+
+
+@requires_compiled
+def test_compiled_kernel_handles_any_layout_and_out():
+    """Check Fortran-ordered and strided X, and a non-contiguous out."""
+    rng = np.random.RandomState(1)
+    model = NSigmaGaussianMixture(n_components=3, random_state=0).fit(
+        rng.normal(size=(300, 5))
+    )
+    X = rng.normal(size=(999, 10))
+    strided = X[:, ::2]
+    expected = model.mahalanobis(np.ascontiguousarray(strided))
+    assert_allclose(model.mahalanobis(strided), expected, rtol=1e-12)
+    assert_allclose(model.mahalanobis(np.asfortranarray(strided)), expected, rtol=1e-12)
+    out = np.empty((3, 999)).T  # Fortran order
+    assert model.mahalanobis(strided, out=out) is out
+    assert_allclose(out, expected, rtol=1e-12)
+
+
+@requires_compiled
+def test_compiled_kernel_threads_agree(monkeypatch):
+    """Check threaded blocks give the single-threaded result, row for row."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.RandomState(2)
+    means, factors, _ = random_model(rng, 4, 6, "full")
+    kernel = MahalanobisKernel(means, factors, "full", "float64")
+    X = rng.normal(size=(5003, 6)) * 3
+    monkeypatch.setattr(distance, "_COMPILED_BLOCK_ROWS", 64)  # many blocks
+    with use_compiled_kernel(True):
+        with threadpool_limits(limits=1, user_api="blas"):
+            one = kernel.squared(X)
+            one_within = kernel.within(X, np.full(4, 9.0))
+        with threadpool_limits(limits=2, user_api="blas"):
+            two = kernel.squared(X)
+            two_within = kernel.within(X, np.full(4, 9.0))
+    assert_array_equal(one, two)
+    assert_array_equal(one_within, two_within)
+
+
+@requires_compiled
+def test_compiled_kernel_validates_its_buffers():
+    """Check the extension refuses buffers too small for the stated shape."""
+    X = np.zeros((10, 3))
+    with pytest.raises(ValueError, match="out holds"):
+        distance._ckernel.compute(
+            X, np.zeros(3), np.eye(3)[None], np.zeros((1, 3)), np.ones(1),
+            np.empty(5), 10, 3, 1, 1, 1, 0, False,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="mode"):
+        distance._ckernel.compute(
+            X, np.zeros(3), np.eye(3)[None], np.zeros((1, 3)), np.ones(1),
+            np.empty(10), 10, 3, 1, 1, 1, 7, False,
+        )  # fmt: skip
+    assert distance._ckernel.instruction_set() in ("avx512f", "avx2", "generic")
+
+
+def test_use_compiled_kernel_restores_the_choice():
+    """Check the context manager restores the previous kernel choice."""
+    before = distance.compiled_kernel_available()
+    with use_compiled_kernel(False):
+        assert not distance.compiled_kernel_available()
+    assert distance.compiled_kernel_available() == before
+
+
+def test_use_compiled_kernel_without_the_extension(monkeypatch):
+    """Check a clear error when the extension is not built."""
+    monkeypatch.setattr(distance, "_ckernel", None)
+    with pytest.raises(RuntimeError, match="not built"):
+        with use_compiled_kernel(True):
+            pass
+
+
+def _c_compiler_available() -> bool:
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    return shutil.which(compiler) is not None
+
+
+@pytest.mark.skipif(
+    not _c_compiler_available(), reason="no C compiler: the NumPy kernel only"
+)
+def test_the_compiled_kernel_is_built_where_a_compiler_is():
+    """Check an install with a C compiler built the extension, and uses it."""
+    assert distance._ckernel is not None
+    if os.environ.get("SKLEARN_NSIGMA_KERNEL", "").lower() != "numpy":
+        assert distance.compiled_kernel_available()
+
+
+@pytest.mark.parametrize("compiled", KERNELS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [3, 10])  # gathered and element-loaded rows
+@pytest.mark.parametrize("row", [0, 517, 1030])  # first, inside, last partial tile
+@pytest.mark.parametrize("bad, message", [(np.nan, "NaN"), (-np.inf, "infinity")])
+def test_non_finite_input_raises_the_scikit_learn_error(
+    compiled, dtype, n_features, row, bad, message
+):
+    """Check every distance method refuses NaN and inf as check_array does.
+
+    The compiled kernel finds them in its own pass over X; the error, its
+    message and the untouched estimator must be those of a separate check.
+    """
+    from sklearn.utils.validation import check_array
+
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    rng = np.random.RandomState(0)
+    X_fit = rng.normal(size=(300, n_features))
+    model = NSigmaGaussianMixture(n_components=2, random_state=0).fit(X_fit)
+    detector = NSigmaOutlierDetector(model).fit(X_fit)
+    X = rng.normal(size=(1031, n_features)).astype(dtype)
+    X[row, n_features - 1] = bad
+    with pytest.raises(ValueError) as reference:
+        check_array(X, estimator=model, input_name="X")
+    assert message in str(reference.value)
+    calls = {
+        "predict_within": lambda: model.predict_within(X),
+        "mahalanobis": lambda: model.mahalanobis(X),
+        "tail_probability": lambda: model.tail_probability(X),
+        "score_samples": lambda: detector.score_samples(X),
+        "predict": lambda: detector.predict(X),
+        "transform": lambda: detector.transform(X),
+    }
+    means = model.means_.copy()
+    with use_compiled_kernel(compiled):
+        for name, call in calls.items():
+            with pytest.raises(ValueError) as raised:
+                call()
+            expected = str(reference.value).replace(
+                "NSigmaGaussianMixture",
+                "NSigmaOutlierDetector"
+                if name in ("score_samples", "predict", "transform")
+                else "NSigmaGaussianMixture",
+            )
+            assert str(raised.value) == expected, name
+    assert_array_equal(model.means_, means)
+
+
+@pytest.mark.parametrize("compiled", KERNELS)
+def test_kernel_without_a_finiteness_check_propagates_nan(compiled):
+    """Check a kernel told X is checked does not raise (fit-time data)."""
+    rng = np.random.RandomState(3)
+    means, factors, _ = random_model(rng, 2, 4, "full")
+    X = rng.normal(size=(40, 4))
+    X[5, 1] = np.nan
+    kernel = MahalanobisKernel(means, factors, "full", "float64")
+    with use_compiled_kernel(compiled):
+        squared = kernel.squared(X)
+    assert np.isnan(squared[5]).all()
+    assert np.isfinite(np.delete(squared, 5, axis=0)).all()
