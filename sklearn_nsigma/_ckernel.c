@@ -242,11 +242,11 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
         isa = instruction_set();
         Py_BEGIN_ALLOW_THREADS
 #define CALL(prefix, REAL, VREAL)                                             \
-    finite = prefix##_rows((const REAL *)X.buf, n_samples, n_features,                 \
-                  (const REAL *)center.buf, (const REAL *)factors.buf,        \
-                  n_factors, structure, (const REAL *)bias.buf, n_components, \
-                  mode, (const REAL *)limits.buf, out.buf, (VREAL *)features, \
-                  (REAL *)padded)
+    finite = prefix##_rows(                                                   \
+        (const REAL *)X.buf, n_samples, n_features, (const REAL *)center.buf, \
+        (const REAL *)factors.buf, n_factors, structure,                      \
+        (const REAL *)bias.buf, n_components, mode, (const REAL *)limits.buf, \
+        out.buf, (VREAL *)features, (REAL *)padded)
 #if HAVE_X86_DISPATCH
         if (isa[0] == 'a' && isa[3] == '5') {
             if (single) CALL(f32_avx512, float, vf32);

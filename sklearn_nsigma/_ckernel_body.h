@@ -45,28 +45,23 @@ NAME(tile_body)(const REAL *X, const Py_ssize_t d, const REAL *center,
     VMASK any_inside = best != best; /* all false */
     VMASK finite = best == best;     /* all true */
 
+    for (i = 0; i < d; i++) {
+        VREAL column;
 #ifdef GATHER
-    if (d <= GATHER_MAX_D) {
-        /* one gather instruction per feature column */
-        const GATHER_INDEX index = GATHER_MAKE_INDEX((int)d);
-        for (i = 0; i < d; i++) {
-            const VREAL column = GATHER(X + i, index);
-            finite &= column - column == NAME(splat)((REAL)0);
-            features[i] = column - center[i];
+        if (d <= GATHER_MAX_D) {
+            /* narrow rows: one gather instruction per feature column */
+            column = GATHER(X + i, GATHER_MAKE_INDEX((int)d));
         }
-    }
-    else
+        else
 #endif
-    {
-        /* wider rows: element loads beat the gathers */
-        for (i = 0; i < d; i++) {
-            VREAL column;
+        {
+            /* wider rows: element loads beat the gathers */
             for (lane = 0; lane < LANES; lane++) {
                 column[lane] = X[lane * d + i];
             }
-            finite &= column - column == NAME(splat)((REAL)0);
-            features[i] = column - center[i];
         }
+        finite &= column - column == NAME(splat)((REAL)0);
+        features[i] = column - center[i];
     }
 
     for (k = 0; k < n_components; k++) {
@@ -178,9 +173,9 @@ NAME(tile_body)(const REAL *X, const Py_ssize_t d, const REAL *center,
 }
 
 typedef int (*NAME(tile_fn))(const REAL *, Py_ssize_t, const REAL *,
-                              const REAL *, Py_ssize_t, int, const REAL *,
-                              Py_ssize_t, int, const REAL *, Py_ssize_t,
-                              void *, VREAL *);
+                             const REAL *, Py_ssize_t, int, const REAL *,
+                             Py_ssize_t, int, const REAL *, Py_ssize_t,
+                             void *, VREAL *);
 
 /* The generic tile, and one per small constant n_features and structure. */
 #define DEFINE_TILE(SUFFIX, D_EXPR, S_EXPR)                                   \
