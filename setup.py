@@ -25,7 +25,10 @@ setup(
         Extension(
             "sklearn_nsigma._ckernel",
             sources=["sklearn_nsigma/_ckernel.c"],
-            depends=["sklearn_nsigma/_ckernel_body.h"],
+            depends=[
+                "sklearn_nsigma/_ckernel_body.h",
+                "sklearn_nsigma/_ckernel_transpose.h",
+            ],
             optional=True,
         )
     ],

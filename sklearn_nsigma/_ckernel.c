@@ -8,13 +8,15 @@
  * (n_features, n_samples) is ever formed.
  *
  * It uses GCC/Clang vector extensions; on x86-64 the AVX-512 and AVX2
- * instantiations are chosen at run time from the CPU, and a baseline one
+ * instantiations are chosen at run time from the CPU (they load tiles with
+ * the in-register transposes of _ckernel_transpose.h), and a baseline one
  * runs everywhere else. The GIL is released during the computation.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #endif
@@ -32,15 +34,24 @@
 #define PREFETCH_TILES 8
 #endif
 
-/* rows up to this many features are gathered, wider ones loaded by element */
-#ifndef GATHER_MAX_D
-#define GATHER_MAX_D 6
-#endif
+/* GCC vector types of each width: 16 bytes for the baseline instantiation
+ * (SSE2, NEON), 32 for AVX2, 64 for AVX-512. Vectors wider than the target's
+ * registers would be split by the compiler, through memory. */
+typedef double vf64x2 __attribute__((vector_size(16)));
+typedef long long vi64x2 __attribute__((vector_size(16)));
+typedef float vf32x4 __attribute__((vector_size(16)));
+typedef int vi32x4 __attribute__((vector_size(16)));
+typedef double vf64x4 __attribute__((vector_size(32)));
+typedef long long vi64x4 __attribute__((vector_size(32)));
+typedef float vf32x8 __attribute__((vector_size(32)));
+typedef int vi32x8 __attribute__((vector_size(32)));
+typedef double vf64x8 __attribute__((vector_size(64)));
+typedef long long vi64x8 __attribute__((vector_size(64)));
+typedef float vf32x16 __attribute__((vector_size(64)));
+typedef int vi32x16 __attribute__((vector_size(64)));
 
-typedef double vf64 __attribute__((vector_size(64)));
-typedef long long vi64 __attribute__((vector_size(64)));
-typedef float vf32 __attribute__((vector_size(64)));
-typedef int vi32 __attribute__((vector_size(64)));
+/* the widest vector: the size of the kernel's per-feature scratch */
+#define MAX_VECTOR_BYTES 64
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_X86_DISPATCH 1
@@ -53,9 +64,9 @@ typedef int vi32 __attribute__((vector_size(64)));
 /* baseline instantiations */
 #define TARGET
 #define REAL double
-#define VREAL vf64
-#define VMASK vi64
-#define LANES 8
+#define VREAL vf64x2
+#define VMASK vi64x2
+#define LANES 2
 #define NAME(x) f64_generic_##x
 #include INSTANTIATE_BODY
 #undef REAL
@@ -64,9 +75,9 @@ typedef int vi32 __attribute__((vector_size(64)));
 #undef LANES
 #undef NAME
 #define REAL float
-#define VREAL vf32
-#define VMASK vi32
-#define LANES 16
+#define VREAL vf32x4
+#define VMASK vi32x4
+#define LANES 4
 #define NAME(x) f32_generic_##x
 #include INSTANTIATE_BODY
 #undef REAL
@@ -77,24 +88,30 @@ typedef int vi32 __attribute__((vector_size(64)));
 #undef TARGET
 
 #if HAVE_X86_DISPATCH
+#include "_ckernel_transpose.h"
+
 #define TARGET __attribute__((target("avx2,fma")))
+#define TRANSPOSE(X, d, columns) f64_avx2_transpose((X), (d), (columns))
 #define REAL double
-#define VREAL vf64
-#define VMASK vi64
-#define LANES 8
+#define VREAL vf64x4
+#define VMASK vi64x4
+#define LANES 4
 #define NAME(x) f64_avx2_##x
 #include INSTANTIATE_BODY
+#undef TRANSPOSE
 #undef REAL
 #undef VREAL
 #undef VMASK
 #undef LANES
 #undef NAME
+#define TRANSPOSE(X, d, columns) f32_avx2_transpose((X), (d), (columns))
 #define REAL float
-#define VREAL vf32
-#define VMASK vi32
-#define LANES 16
+#define VREAL vf32x8
+#define VMASK vi32x8
+#define LANES 8
 #define NAME(x) f32_avx2_##x
 #include INSTANTIATE_BODY
+#undef TRANSPOSE
 #undef REAL
 #undef VREAL
 #undef VMASK
@@ -102,63 +119,64 @@ typedef int vi32 __attribute__((vector_size(64)));
 #undef NAME
 #undef TARGET
 
-/* AVX-512 gathers a tile's feature column in one instruction */
 #define TARGET __attribute__((target("avx512f,fma")))
+#define TRANSPOSE(X, d, columns) f64_avx512_transpose((X), (d), (columns))
 #define REAL double
-#define VREAL vf64
-#define VMASK vi64
+#define VREAL vf64x8
+#define VMASK vi64x8
 #define LANES 8
 #define NAME(x) f64_avx512_##x
-#define GATHER_INDEX __m256i
-#define GATHER_MAKE_INDEX(d)                                                  \
-    _mm256_setr_epi32(0, (d), 2 * (d), 3 * (d), 4 * (d), 5 * (d), 6 * (d),    \
-                      7 * (d))
-#define GATHER(base, index) ((vf64)_mm512_i32gather_pd((index), (base), 8))
 #include INSTANTIATE_BODY
+#undef TRANSPOSE
 #undef REAL
 #undef VREAL
 #undef VMASK
 #undef LANES
 #undef NAME
-#undef GATHER_INDEX
-#undef GATHER_MAKE_INDEX
-#undef GATHER
+#define TRANSPOSE(X, d, columns) f32_avx512_transpose((X), (d), (columns))
 #define REAL float
-#define VREAL vf32
-#define VMASK vi32
+#define VREAL vf32x16
+#define VMASK vi32x16
 #define LANES 16
 #define NAME(x) f32_avx512_##x
-#define GATHER_INDEX __m512i
-#define GATHER_MAKE_INDEX(d)                                                  \
-    _mm512_setr_epi32(0, (d), 2 * (d), 3 * (d), 4 * (d), 5 * (d), 6 * (d),    \
-                      7 * (d), 8 * (d), 9 * (d), 10 * (d), 11 * (d),          \
-                      12 * (d), 13 * (d), 14 * (d), 15 * (d))
-#define GATHER(base, index) ((vf32)_mm512_i32gather_ps((index), (base), 4))
 #include INSTANTIATE_BODY
+#undef TRANSPOSE
 #undef REAL
 #undef VREAL
 #undef VMASK
 #undef LANES
 #undef NAME
-#undef GATHER_INDEX
-#undef GATHER_MAKE_INDEX
-#undef GATHER
 #undef TARGET
 #endif
 
-static const char *
-instruction_set(void)
+/* The instruction sets, best first; "generic" runs everywhere. */
+static const char *const instruction_sets[] = {"avx512f", "avx2", "generic"};
+#define N_INSTRUCTION_SETS 3
+
+static int
+cpu_supports(int isa)
 {
 #if HAVE_X86_DISPATCH
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) {
-        return "avx512f";
+    if (isa == 0) {
+        return __builtin_cpu_supports("avx512f");
     }
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        return "avx2";
+    if (isa == 1) {
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }
 #endif
-    return "generic";
+    return isa == N_INSTRUCTION_SETS - 1;
+}
+
+/* the best instruction set this CPU runs */
+static int
+best_instruction_set(void)
+{
+    int isa = 0;
+    while (!cpu_supports(isa)) {
+        isa++;
+    }
+    return isa;
 }
 
 static int
@@ -175,7 +193,8 @@ check_size(Py_buffer *buffer, Py_ssize_t needed, const char *name)
 
 PyDoc_STRVAR(compute_doc,
 "compute(X, center, factors, bias, limits, out, n_samples, n_features,\n"
-"        n_components, n_factors, structure, mode, single)\n"
+"        n_components, n_factors, structure, mode, single,\n"
+"        instruction_set=None)\n"
 "--\n\n"
 "Squared Mahalanobis distances of C-contiguous rows, reduced by ``mode``.\n\n"
 "All arrays are C-contiguous buffers of the computation's dtype (float32\n"
@@ -187,6 +206,8 @@ PyDoc_STRVAR(compute_doc,
 "components with finite limits[k] of limits[k] * squared (n_samples,);\n"
 "2 any(squared <= limits) (n_samples,) bool; 3 squared <= limits\n"
 "(n_samples, n_components) bool.\n\n"
+"``instruction_set`` (one of ``supported_instruction_sets()``) overrides\n"
+"the CPU's best one, so tests can run every code path.\n\n"
 "Returns whether every value of X is finite (no NaN, no infinity); the\n"
 "outputs of rows holding a non-finite value are then meaningless.");
 
@@ -200,22 +221,41 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
     void *features = NULL;
     void *padded = NULL;
     int failed = 0;
-    const char *isa;
+    const char *isa_name = NULL;
+    int isa = -1;
     int finite = 1;
 
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnniip", &X, &center, &factors,
-                          &bias, &limits, &out, &n_samples, &n_features,
-                          &n_components, &n_factors, &structure, &mode,
-                          &single)) {
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnniip|z", &X, &center,
+                          &factors, &bias, &limits, &out, &n_samples,
+                          &n_features, &n_components, &n_factors, &structure,
+                          &mode, &single, &isa_name)) {
         return NULL;
+    }
+    if (isa_name == NULL) {
+        isa = best_instruction_set();
+    }
+    else {
+        int candidate;
+        for (candidate = 0; candidate < N_INSTRUCTION_SETS; candidate++) {
+            if (strcmp(isa_name, instruction_sets[candidate]) == 0 &&
+                cpu_supports(candidate)) {
+                isa = candidate;
+            }
+        }
     }
     item = single ? (Py_ssize_t)sizeof(float) : (Py_ssize_t)sizeof(double);
     out_item = (mode == MODE_WITHIN || mode == MODE_WITHIN_EACH) ? 1 : item;
     out_per_row =
         (mode == MODE_SQUARED || mode == MODE_WITHIN_EACH) ? n_components : 1;
-    if (n_samples < 0 || n_features < 1 || n_components < 1 ||
-        (n_factors != 1 && n_factors != n_components) || structure < 0 ||
-        structure > 2 || mode < 0 || mode > 3) {
+    if (isa < 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "instruction_set=%R is not one this CPU supports",
+                     PyTuple_GET_ITEM(args, PyTuple_GET_SIZE(args) - 1));
+        failed = 1;
+    }
+    else if (n_samples < 0 || n_features < 1 || n_components < 1 ||
+             (n_factors != 1 && n_factors != n_components) || structure < 0 ||
+             structure > 2 || mode < 0 || mode > 3) {
         PyErr_SetString(PyExc_ValueError, "invalid kernel dimensions or mode");
         failed = 1;
     }
@@ -229,17 +269,17 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
         failed = 1;
     }
     if (!failed) {
-        /* one 64-byte vector per feature, aligned for the vector type */
-        features = aligned_alloc(64, (size_t)n_features * 64);
+        /* one vector per feature, aligned for the widest vector type */
+        features = aligned_alloc(MAX_VECTOR_BYTES,
+                                 (size_t)n_features * MAX_VECTOR_BYTES);
         /* the last partial tile, padded with zeros to a full one */
-        padded = malloc((size_t)n_features * 64);
+        padded = malloc((size_t)n_features * MAX_VECTOR_BYTES);
         if (features == NULL || padded == NULL) {
             PyErr_NoMemory();
             failed = 1;
         }
     }
     if (!failed) {
-        isa = instruction_set();
         Py_BEGIN_ALLOW_THREADS
 #define CALL(prefix, REAL, VREAL)                                             \
     finite = prefix##_rows(                                                   \
@@ -248,19 +288,19 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
         (const REAL *)bias.buf, n_components, mode, (const REAL *)limits.buf, \
         out.buf, (VREAL *)features, (REAL *)padded)
 #if HAVE_X86_DISPATCH
-        if (isa[0] == 'a' && isa[3] == '5') {
-            if (single) CALL(f32_avx512, float, vf32);
-            else CALL(f64_avx512, double, vf64);
+        if (isa == 0) {
+            if (single) CALL(f32_avx512, float, vf32x16);
+            else CALL(f64_avx512, double, vf64x8);
         }
-        else if (isa[0] == 'a') {
-            if (single) CALL(f32_avx2, float, vf32);
-            else CALL(f64_avx2, double, vf64);
+        else if (isa == 1) {
+            if (single) CALL(f32_avx2, float, vf32x8);
+            else CALL(f64_avx2, double, vf64x4);
         }
         else
 #endif
         {
-            if (single) CALL(f32_generic, float, vf32);
-            else CALL(f64_generic, double, vf64);
+            if (single) CALL(f32_generic, float, vf32x4);
+            else CALL(f64_generic, double, vf64x2);
         }
 #undef CALL
         Py_END_ALLOW_THREADS
@@ -282,13 +322,38 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
 static PyObject *
 get_instruction_set(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(unused))
 {
-    return PyUnicode_FromString(instruction_set());
+    return PyUnicode_FromString(instruction_sets[best_instruction_set()]);
+}
+
+static PyObject *
+get_supported_instruction_sets(PyObject *Py_UNUSED(self),
+                               PyObject *Py_UNUSED(unused))
+{
+    PyObject *names = PyList_New(0);
+    int isa;
+    if (names == NULL) {
+        return NULL;
+    }
+    for (isa = 0; isa < N_INSTRUCTION_SETS; isa++) {
+        if (cpu_supports(isa)) {
+            PyObject *name = PyUnicode_FromString(instruction_sets[isa]);
+            if (name == NULL || PyList_Append(names, name) < 0) {
+                Py_XDECREF(name);
+                Py_DECREF(names);
+                return NULL;
+            }
+            Py_DECREF(name);
+        }
+    }
+    return names;
 }
 
 static PyMethodDef methods[] = {
     {"compute", compute, METH_VARARGS, compute_doc},
     {"instruction_set", get_instruction_set, METH_NOARGS,
      "The instruction set the kernel runs with on this CPU."},
+    {"supported_instruction_sets", get_supported_instruction_sets,
+     METH_NOARGS, "Every instruction set this CPU runs, best first."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,14 +1,17 @@
 /* The tile kernel, instantiated once per element type and instruction set.
  *
  * Included by _ckernel.c with these macros defined:
- *   REAL    the element type (double or float)
- *   VREAL   a GCC vector of REAL, 64 bytes wide
- *   LANES   its number of lanes (64 / sizeof(REAL))
- *   VMASK   the vector of integers a comparison of two VREALs gives
- *   NAME(x) the function name for this instantiation
- *   TARGET  a function attribute that selects the instruction set (or empty)
+ *   REAL      the element type (double or float)
+ *   VREAL     a GCC vector of REAL, as wide as the target's registers
+ *   LANES     its number of lanes
+ *   VMASK     the vector of integers a comparison of two VREALs gives
+ *   NAME(x)   the function name for this instantiation
+ *   TARGET    a function attribute that selects the instruction set (or empty)
+ *   TRANSPOSE (optional) TRANSPOSE(X, d, columns) loads a tile's rows into
+ *             its feature columns (_ckernel_transpose.h); without it, the
+ *             tile is loaded element by element
  *
- * A tile is LANES consecutive rows. Its centred features are gathered into
+ * A tile is LANES consecutive rows. Its centred features are held in
  * n_features vectors (one per feature, one lane per row), so every later
  * operation is a vector operation across the rows of the tile: the whitened
  * offsets y_j = sum_i F[f, j, i] (x_i - c_i) - bias[k, j] take one
@@ -17,9 +20,9 @@
  * matrix are stored unless the mode asks for the latter.
  *
  * The tile body is inlined into one function per small n_features (up to
- * SMALL_D) and factor structure, where the constant trip counts let the compiler unroll the
- * triangular loops and keep the features in registers, and into one generic
- * function for larger n_features.
+ * SMALL_D) and factor structure, where the constant trip counts let the
+ * compiler unroll the triangular loops and keep the features in registers,
+ * and into one generic function for larger n_features.
  */
 
 TARGET static inline VREAL
@@ -45,21 +48,18 @@ NAME(tile_body)(const REAL *X, const Py_ssize_t d, const REAL *center,
     VMASK any_inside = best != best; /* all false */
     VMASK finite = best == best;     /* all true */
 
+#ifdef TRANSPOSE
+    /* whole rows loaded, transposed into feature columns in registers */
+    TRANSPOSE(X, d, features);
+#else
     for (i = 0; i < d; i++) {
-        VREAL column;
-#ifdef GATHER
-        if (d <= GATHER_MAX_D) {
-            /* narrow rows: one gather instruction per feature column */
-            column = GATHER(X + i, GATHER_MAKE_INDEX((int)d));
+        for (lane = 0; lane < LANES; lane++) {
+            features[i][lane] = X[lane * d + i];
         }
-        else
+    }
 #endif
-        {
-            /* wider rows: element loads beat the gathers */
-            for (lane = 0; lane < LANES; lane++) {
-                column[lane] = X[lane * d + i];
-            }
-        }
+    for (i = 0; i < d; i++) {
+        const VREAL column = features[i];
         finite &= column - column == NAME(splat)((REAL)0);
         features[i] = column - center[i];
     }

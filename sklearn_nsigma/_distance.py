@@ -78,6 +78,8 @@ _MODE_SQUARED, _MODE_MIN_SCALED, _MODE_WITHIN, _MODE_WITHIN_EACH = range(4)
 _use_compiled = _ckernel is not None and (
     os.environ.get("SKLEARN_NSIGMA_KERNEL", "").lower() != "numpy"
 )
+# None: the compiled kernel runs the CPU's best instruction set.
+_instruction_set = None
 
 
 def compiled_kernel_available() -> bool:
@@ -86,23 +88,36 @@ def compiled_kernel_available() -> bool:
 
 
 @contextmanager
-def use_compiled_kernel(enabled: bool):
+def use_compiled_kernel(enabled: bool, instruction_set: str | None = None):
     """Select the compiled (True) or the NumPy (False) kernel in a block.
 
-    For tests and benchmarks that compare the two. Enabling it without the
-    compiled extension raises ``RuntimeError``.
+    For tests and benchmarks that compare the two. ``instruction_set`` (one
+    of ``_ckernel.supported_instruction_sets()``) runs the compiled kernel
+    with that instruction set instead of the CPU's best, so every code path
+    can be tested on one machine. Enabling it without the compiled extension
+    raises ``RuntimeError``; an instruction set this CPU lacks raises
+    ``ValueError``.
     """
-    global _use_compiled
+    global _use_compiled, _instruction_set
     if enabled and _ckernel is None:
         raise RuntimeError(
             "The compiled kernel sklearn_nsigma._ckernel is not built: install "
             "from source with a C compiler (gcc or clang) available."
         )
-    previous, _use_compiled = _use_compiled, bool(enabled)
+    if instruction_set is not None and (
+        not enabled or instruction_set not in _ckernel.supported_instruction_sets()
+    ):
+        raise ValueError(
+            f"instruction_set={instruction_set!r} needs the compiled kernel on a "
+            "CPU that supports it; this one supports "
+            f"{_ckernel.supported_instruction_sets() if _ckernel else []}."
+        )
+    previous = _use_compiled, _instruction_set
+    _use_compiled, _instruction_set = bool(enabled), instruction_set
     try:
         yield
     finally:
-        _use_compiled = previous
+        _use_compiled, _instruction_set = previous
 
 
 _controller = None
@@ -294,6 +309,7 @@ class MahalanobisKernel:
         limits = np.ascontiguousarray(limits, dtype=self.dtype)
         n_samples = X.shape[0]
         single = self.dtype == np.float32
+        instruction_set = _instruction_set
 
         def work(batch):
             block = np.ascontiguousarray(X[batch], dtype=self.dtype)
@@ -311,6 +327,7 @@ class MahalanobisKernel:
                 params["structure"],
                 mode,
                 single,
+                instruction_set,
             )
 
         n_threads = _blas_threads()

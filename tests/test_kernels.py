@@ -9,6 +9,8 @@ factors and each output mode.
 
 import os
 import shutil
+import subprocess
+import sys
 import sysconfig
 
 import numpy as np
@@ -24,10 +26,28 @@ from sklearn_nsigma._distance import MahalanobisKernel, use_compiled_kernel
 requires_compiled = pytest.mark.skipif(
     distance._ckernel is None, reason="the compiled kernel is not built"
 )
-KERNELS = [
-    pytest.param(True, id="compiled", marks=requires_compiled),
-    pytest.param(False, id="numpy"),
-]
+# Each instruction set the compiled kernel runs on this CPU has code of its
+# own (AVX-512 transposes tiles in registers, the others load by element).
+INSTRUCTION_SETS = (
+    distance._ckernel.supported_instruction_sets() if distance._ckernel else []
+)
+
+
+def _kernel_params():
+    """The NumPy kernel (None), and the compiled one per instruction set."""
+    params = [pytest.param(None, id="numpy")]
+    if distance._ckernel is None:
+        params.append(pytest.param("best", id="compiled", marks=requires_compiled))
+    params += [pytest.param(isa, id=f"compiled-{isa}") for isa in INSTRUCTION_SETS]
+    return params
+
+
+KERNELS = _kernel_params()
+
+
+def selected(implementation):
+    """The ``use_compiled_kernel`` block for a value of ``KERNELS``."""
+    return use_compiled_kernel(implementation is not None, implementation)
 
 
 def random_model(rng, n_components, n_features, covariance_type, dense=False):
@@ -66,7 +86,7 @@ def textbook_squared(X, means, precisions):
     )
 
 
-@pytest.mark.parametrize("compiled", KERNELS)
+@pytest.mark.parametrize("implementation", KERNELS)
 @settings(max_examples=40, deadline=None)
 @given(
     n_samples=st.integers(1, 70),
@@ -77,7 +97,7 @@ def textbook_squared(X, means, precisions):
     seed=st.integers(0, 2**16),
 )
 def test_every_mode_matches_the_formula(
-    compiled, n_samples, n_features, n_components, covariance_type, dense, seed
+    implementation, n_samples, n_features, n_components, covariance_type, dense, seed
 ):
     """Check squared, distances, within and min_scaled against the formula."""
     rng = np.random.RandomState(seed)
@@ -94,7 +114,7 @@ def test_every_mode_matches_the_formula(
     scales[rng.rand(n_components) < 0.3] = np.inf
     scales[0] = 1.0  # at least one component counts
     finite = np.isfinite(scales)
-    with use_compiled_kernel(compiled):
+    with selected(implementation):
         squared = kernel.squared(X)
         distances = kernel.distances(X)
         within = kernel.within(X, thresholds)
@@ -122,13 +142,94 @@ def test_compiled_and_numpy_kernels_agree(dtype, covariance_type, n_features):
         dtype
     )
     kernel = MahalanobisKernel(means, factors, covariance_type, dtype)
-    results = {}
-    for compiled in (True, False):
-        with use_compiled_kernel(compiled):
-            results[compiled] = kernel.squared(X)
-    assert results[True].dtype == dtype
+    with use_compiled_kernel(False):
+        reference = kernel.squared(X)
     rtol = 1e-12 if dtype == np.float64 else 2e-5
-    assert_allclose(results[True], results[False], rtol=rtol)
+    for isa in INSTRUCTION_SETS:
+        with use_compiled_kernel(True, isa):
+            squared = kernel.squared(X)
+        assert squared.dtype == dtype
+        assert_allclose(squared, reference, rtol=rtol, err_msg=isa)
+
+
+@requires_compiled
+@pytest.mark.parametrize("isa", INSTRUCTION_SETS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", range(1, 34))
+def test_compiled_kernel_every_width(isa, dtype, n_features):
+    """Check every row width, in full and partial tiles, per instruction set.
+
+    AVX-512 transposes a tile in groups of eight features, the last group
+    under a mask: each width takes a different mix of full and masked groups.
+    """
+    rng = np.random.RandomState(n_features)
+    means, factors, precisions = random_model(rng, 2, n_features, "full")
+    X = means[rng.randint(2, size=53)] + rng.normal(size=(53, n_features))
+    X = X.astype(dtype)
+    expected = textbook_squared(X, means, precisions)
+    kernel = MahalanobisKernel(means, factors, "full", dtype)
+    with use_compiled_kernel(True, isa):
+        squared = kernel.squared(X)
+    if dtype == np.float64:
+        assert_allclose(squared, expected, rtol=1e-10)
+    else:
+        assert_allclose(squared, expected, rtol=1e-4, atol=1e-5 * expected.max())
+
+
+_READ_TO_THE_LAST_BYTE = """
+import ctypes, itertools, mmap, sys
+import numpy as np
+from sklearn_nsigma import _ckernel
+
+page = mmap.PAGESIZE
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+cases = itertools.product(
+    _ckernel.supported_instruction_sets(), ["float64", "float32"], [1, 3, 10, 16, 17]
+)
+for isa, dtype, d in cases:
+    print("reading", isa, dtype, d, flush=True)
+    dtype = np.dtype(dtype)
+    n = 16 * (1 + page // (16 * d * dtype.itemsize))
+    size = n * d * dtype.itemsize
+    pages = -(-size // page)
+    memory = mmap.mmap(-1, (pages + 1) * page)
+    start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
+    assert libc.mprotect(start + pages * page, page, 0) == 0  # PROT_NONE
+    X = np.frombuffer(memory, dtype, n * d, pages * page - size).reshape(n, d)
+    X[:] = 1.0
+    out = np.empty(n, bool)
+    _ckernel.compute(
+        X, np.zeros(d, dtype), np.eye(d, dtype=dtype)[None], np.zeros((1, d), dtype),
+        np.full(1, 9.0, dtype), out, n, d, 1, 1, 1, 2, dtype == np.float32, isa,
+    )
+    # every row is all ones: squared distance d against a limit of 9
+    print("inside", int(out.sum()), "of", n, "expected", n if d <= 9 else 0, flush=True)
+"""
+
+
+@requires_compiled
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect")
+def test_compiled_kernel_reads_nothing_past_the_end_of_x():
+    """Check the last row is read up to the end of X and not one byte further.
+
+    X ends where an unreadable page begins: a load past its end (a tile's
+    last row read whole) would crash the process. Every instruction set,
+    both dtypes, and widths with full and partial groups of features run in
+    one child process, which names the case it crashed in.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_TO_THE_LAST_BYTE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, f"crashed while {lines[-1:]}: {result.stderr}"
+    results = [line.split() for line in lines if line.startswith("inside")]
+    assert len(results) == len(lines) // 2 == 10 * len(INSTRUCTION_SETS)
+    for _, inside, _, total, _, expected in results:
+        assert inside == expected and int(total) >= 16
 
 
 @requires_compiled
@@ -199,7 +300,28 @@ def test_compiled_kernel_validates_its_buffers():
             X, np.zeros(3), np.eye(3)[None], np.zeros((1, 3)), np.ones(1),
             np.empty(10), 10, 3, 1, 1, 1, 7, False,
         )  # fmt: skip
-    assert distance._ckernel.instruction_set() in ("avx512f", "avx2", "generic")
+    with pytest.raises(ValueError, match="instruction_set='sse9'"):
+        distance._ckernel.compute(
+            X, np.zeros(3), np.eye(3)[None], np.zeros((1, 3)), np.ones(1),
+            np.empty(10), 10, 3, 1, 1, 1, 0, False, "sse9",
+        )  # fmt: skip
+    best = distance._ckernel.instruction_set()
+    assert best in ("avx512f", "avx2", "generic")
+    assert INSTRUCTION_SETS[0] == best and INSTRUCTION_SETS[-1] == "generic"
+
+
+@requires_compiled
+def test_use_compiled_kernel_refuses_an_instruction_set_the_cpu_lacks():
+    """Check a clear error, and the kernel choice left as it was."""
+    before = distance.compiled_kernel_available()
+    with pytest.raises(ValueError, match="instruction_set='sse9'.*supports"):
+        with use_compiled_kernel(True, "sse9"):
+            pass
+    with pytest.raises(ValueError, match="instruction_set='generic'"):
+        with use_compiled_kernel(False, "generic"):
+            pass
+    assert distance.compiled_kernel_available() == before
+    assert distance._instruction_set is None
 
 
 def test_use_compiled_kernel_restores_the_choice():
@@ -233,13 +355,13 @@ def test_the_compiled_kernel_is_built_where_a_compiler_is():
         assert distance.compiled_kernel_available()
 
 
-@pytest.mark.parametrize("compiled", KERNELS)
+@pytest.mark.parametrize("implementation", KERNELS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("n_features", [3, 10])  # gathered and element-loaded rows
+@pytest.mark.parametrize("n_features", [3, 10])  # partial group; full + partial
 @pytest.mark.parametrize("row", [0, 517, 1030])  # first, inside, last partial tile
 @pytest.mark.parametrize("bad, message", [(np.nan, "NaN"), (-np.inf, "infinity")])
 def test_non_finite_input_raises_the_scikit_learn_error(
-    compiled, dtype, n_features, row, bad, message
+    implementation, dtype, n_features, row, bad, message
 ):
     """Check every distance method refuses NaN and inf as check_array does.
 
@@ -265,7 +387,7 @@ def test_non_finite_input_raises_the_scikit_learn_error(
         "transform": (detector, lambda: detector.transform(X)),
     }
     means = model.means_.copy()
-    with use_compiled_kernel(compiled):
+    with selected(implementation):
         for name, (estimator, call) in calls.items():
             with pytest.raises(ValueError) as reference:
                 check_array(X, estimator=estimator, input_name="X")
@@ -276,15 +398,15 @@ def test_non_finite_input_raises_the_scikit_learn_error(
     assert_array_equal(model.means_, means)
 
 
-@pytest.mark.parametrize("compiled", KERNELS)
-def test_kernel_without_a_finiteness_check_propagates_nan(compiled):
+@pytest.mark.parametrize("implementation", KERNELS)
+def test_kernel_without_a_finiteness_check_propagates_nan(implementation):
     """Check a kernel told X is checked does not raise (fit-time data)."""
     rng = np.random.RandomState(3)
     means, factors, _ = random_model(rng, 2, 4, "full")
     X = rng.normal(size=(40, 4))
     X[5, 1] = np.nan
     kernel = MahalanobisKernel(means, factors, "full", "float64")
-    with use_compiled_kernel(compiled):
+    with selected(implementation):
         squared = kernel.squared(X)
     assert np.isnan(squared[5]).all()
     assert np.isfinite(np.delete(squared, 5, axis=0)).all()
