@@ -26,6 +26,7 @@ Usage::
     python benchmarks/bench_predict.py --quick           # a smaller table
     python benchmarks/bench_predict.py --memory          # N = 10 million memory check
     python benchmarks/bench_predict.py --threads 2       # 1 vs 2 threads
+    python benchmarks/bench_predict.py --instruction-set avx2  # not the CPU's best
 
 ``SKLEARN_NSIGMA_KERNEL=numpy`` in the environment makes the NumPy kernel the
 one measured everywhere.
@@ -61,6 +62,7 @@ FULL_CONFIGS = [
 QUICK_CONFIGS = [
     (3, 4, "full", "float64"),
     (3, 4, "full", "float32"),
+    (10, 1, "full", "float32"),
     (10, 4, "full", "float64"),
     (32, 16, "full", "float64"),
     (10, 4, "diag", "float64"),
@@ -261,8 +263,22 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a smaller table")
     parser.add_argument("--memory", action="store_true", help="N = 10 million check")
     parser.add_argument("--threads", type=int, default=0, help="compare 1 vs n")
+    parser.add_argument(
+        "--instruction-set",
+        default=None,
+        help="run the compiled kernel with this instruction set (avx512f, avx2, "
+        "generic) instead of the CPU's best",
+    )
     args = parser.parse_args()
+    with use_compiled_kernel(
+        args.instruction_set is not None or compiled_kernel_available(),
+        args.instruction_set,
+    ):
+        run(args)
 
+
+def run(args):
+    """The check or the table the command line asks for."""
     if args.memory:
         memory_check(10_000_000)
         return
@@ -274,7 +290,7 @@ def main():
     with threadpool_limits(1):
         rate = {dtype: gemm_rate(dtype) for dtype in ("float64", "float32")}
         kernel = (
-            f"compiled ({_ckernel.instruction_set()})"
+            f"compiled ({args.instruction_set or _ckernel.instruction_set()})"
             if compiled_kernel_available()
             else "NumPy"
         )
