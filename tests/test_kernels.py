@@ -8,10 +8,12 @@ factors and each output mode.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -410,3 +412,27 @@ def test_kernel_without_a_finiteness_check_propagates_nan(implementation):
         squared = kernel.squared(X)
     assert np.isnan(squared[5]).all()
     assert np.isfinite(np.delete(squared, 5, axis=0)).all()
+
+
+def test_source_distribution_ships_every_kernel_header():
+    """Check MANIFEST.in lists each header the C sources include.
+
+    A header missing from the sdist makes the optional extension fail to
+    build from it, silently: installs from the sdist would then run the
+    NumPy kernel only.
+    """
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "MANIFEST.in").exists():
+        pytest.skip("not a source checkout")
+    shipped = set((root / "MANIFEST.in").read_text().split())
+    sources = root / "sklearn_nsigma"
+    included = {
+        f"sklearn_nsigma/{name}"
+        for path in sources.glob("_ckernel*.[ch]")
+        for name in re.findall(r'"(_ckernel\w*\.h)"', path.read_text())
+    }
+    assert included >= {
+        "sklearn_nsigma/_ckernel_body.h",
+        "sklearn_nsigma/_ckernel_transpose.h",
+    }
+    assert included <= shipped
