@@ -49,6 +49,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import assert_all_finite
@@ -75,16 +77,27 @@ _COMPILED_BLOCK_ROWS = 1 << 16
 # Modes of the compiled kernel (see _ckernel.c).
 _MODE_SQUARED, _MODE_MIN_SCALED, _MODE_WITHIN, _MODE_WITHIN_EACH = range(4)
 
-_use_compiled = _ckernel is not None and (
-    os.environ.get("SKLEARN_NSIGMA_KERNEL", "").lower() != "numpy"
+
+class _KernelChoice(NamedTuple):
+    """Which kernel NumPy input goes through, read once per call."""
+
+    compiled: bool
+    # None: the compiled kernel runs the CPU's best instruction set.
+    instruction_set: str | None = None
+
+
+_DEFAULT_CHOICE = _KernelChoice(
+    _ckernel is not None
+    and os.environ.get("SKLEARN_NSIGMA_KERNEL", "").lower() != "numpy"
 )
-# None: the compiled kernel runs the CPU's best instruction set.
-_instruction_set = None
+# A context variable: a choice made in one thread (or task) is not seen by
+# calls running meanwhile in another.
+_kernel_choice = ContextVar("sklearn_nsigma_kernel_choice", default=_DEFAULT_CHOICE)
 
 
 def compiled_kernel_available() -> bool:
     """Whether NumPy input currently goes through the compiled kernel."""
-    return _use_compiled
+    return _kernel_choice.get().compiled
 
 
 @contextmanager
@@ -94,11 +107,10 @@ def use_compiled_kernel(enabled: bool, instruction_set: str | None = None):
     For tests and benchmarks that compare the two. ``instruction_set`` (one
     of ``_ckernel.supported_instruction_sets()``) runs the compiled kernel
     with that instruction set instead of the CPU's best, so every code path
-    can be tested on one machine. Enabling it without the compiled extension
-    raises ``RuntimeError``; an instruction set this CPU lacks raises
-    ``ValueError``.
+    can be tested on one machine. The choice holds in the current thread
+    (context) only. Enabling it without the compiled extension raises
+    ``RuntimeError``; an instruction set this CPU lacks raises ``ValueError``.
     """
-    global _use_compiled, _instruction_set
     if enabled and _ckernel is None:
         raise RuntimeError(
             "The compiled kernel sklearn_nsigma._ckernel is not built: install "
@@ -112,12 +124,11 @@ def use_compiled_kernel(enabled: bool, instruction_set: str | None = None):
             "CPU that supports it; this one supports "
             f"{_ckernel.supported_instruction_sets() if _ckernel else []}."
         )
-    previous = _use_compiled, _instruction_set
-    _use_compiled, _instruction_set = bool(enabled), instruction_set
+    token = _kernel_choice.set(_KernelChoice(bool(enabled), instruction_set))
     try:
         yield
     finally:
-        _use_compiled, _instruction_set = previous
+        _kernel_choice.reset(token)
 
 
 _controller = None
@@ -297,19 +308,19 @@ class MahalanobisKernel:
             "structure": structure,
         }
 
-    def _compiled(self, X, mode, limits, out) -> None:
+    def _compiled(self, X, mode, limits, out, instruction_set) -> None:
         """Run the compiled kernel over the rows of X, threads sharing blocks.
 
         ``out`` is C-contiguous with one row (or value) per sample; ``limits``
         has one value per component (thresholds or scales, by ``mode``).
         With ``check_finite_for`` set, a NaN or infinity in ``X`` raises
-        scikit-learn's error once the pass is done.
+        scikit-learn's error once the pass is done. ``instruction_set`` is
+        the choice's (None: the CPU's best).
         """
         params = self._compiled_params
         limits = np.ascontiguousarray(limits, dtype=self.dtype)
         n_samples = X.shape[0]
         single = self.dtype == np.float32
-        instruction_set = _instruction_set
 
         def work(batch):
             block = np.ascontiguousarray(X[batch], dtype=self.dtype)
@@ -351,16 +362,18 @@ class MahalanobisKernel:
         """Raise scikit-learn's error for the NaN or infinity in X."""
         assert_all_finite(X, estimator_name=self.check_finite_for, input_name="X")
 
-    def _check_finite_unless_fused(self, X, xp) -> None:
+    def _check_finite_unless_fused(self, X, xp, choice) -> None:
         """Check X now unless the compiled pass over it will."""
-        fused = _use_compiled and _is_numpy_namespace(xp)
+        fused = choice.compiled and _is_numpy_namespace(xp)
         if self.check_finite_for is not None and not fused:
             self._raise_non_finite(X)
 
-    def _compiled_squared(self, X, out):
+    def _compiled_squared(self, X, out, instruction_set):
         """Squared distances into ``out`` by the compiled kernel."""
         target = out if out.flags.c_contiguous else np.empty(out.shape, self.dtype)
-        self._compiled(X, _MODE_SQUARED, np.zeros(self.n_components), target)
+        self._compiled(
+            X, _MODE_SQUARED, np.zeros(self.n_components), target, instruction_set
+        )
         if target is not out:
             out[...] = target
         return out
@@ -475,13 +488,14 @@ class MahalanobisKernel:
         kernel's dtype that receives the result (NumPy input only).
         """
         xp, _, _ = get_namespace_and_device(X)
-        self._check_finite_unless_fused(X, xp)
+        choice = _kernel_choice.get()
+        self._check_finite_unless_fused(X, xp, choice)
         if not _is_numpy_namespace(xp):
             return self._map_xp(X, lambda squared: squared)
         if out is None:
             out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
-        if _use_compiled:
-            return self._compiled_squared(X, out)
+        if choice.compiled:
+            return self._compiled_squared(X, out, choice.instruction_set)
 
         def consume(batch, squared, workspace):
             out[batch] = squared.T
@@ -492,13 +506,16 @@ class MahalanobisKernel:
     def distances(self, X, out=None):
         """Distances (not squared), shape (n_samples, n_components)."""
         xp, _, _ = get_namespace_and_device(X)
-        self._check_finite_unless_fused(X, xp)
+        choice = _kernel_choice.get()
+        self._check_finite_unless_fused(X, xp, choice)
         if not _is_numpy_namespace(xp):
             return self._map_xp(X, xp.sqrt)
         if out is None:
             out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
-        if _use_compiled:
-            return np.sqrt(self._compiled_squared(X, out), out=out)
+        if choice.compiled:
+            return np.sqrt(
+                self._compiled_squared(X, out, choice.instruction_set), out=out
+            )
 
         def consume(batch, squared, workspace):
             np.sqrt(squared.T, out=out[batch])
@@ -510,17 +527,18 @@ class MahalanobisKernel:
         """Boolean membership, without forming the full distance matrix."""
         xp, _, device = get_namespace_and_device(X)
         squared_thresholds = np.asarray(squared_thresholds).astype(self.dtype)
-        self._check_finite_unless_fused(X, xp)
+        choice = _kernel_choice.get()
+        self._check_finite_unless_fused(X, xp, choice)
         if not _is_numpy_namespace(xp):
             limits = xp.asarray(squared_thresholds, device=device)
             if per_component:
                 return self._map_xp(X, lambda squared: squared <= limits)
             return self._map_xp(X, lambda squared: xp.any(squared <= limits, axis=1))
-        if _use_compiled:
+        if choice.compiled:
             shape = (X.shape[0], self.n_components) if per_component else X.shape[0]
             out = np.empty(shape, dtype=bool)
             mode = _MODE_WITHIN_EACH if per_component else _MODE_WITHIN
-            self._compiled(X, mode, squared_thresholds, out)
+            self._compiled(X, mode, squared_thresholds, out, choice.instruction_set)
             return out
         column = squared_thresholds[:, np.newaxis]
         if per_component:
@@ -554,7 +572,8 @@ class MahalanobisKernel:
         active = np.isfinite(scales)
         if not active.any():
             raise ValueError("At least one component must have a finite scale.")
-        self._check_finite_unless_fused(X, xp)
+        choice = _kernel_choice.get()
+        self._check_finite_unless_fused(X, xp, choice)
         if not _is_numpy_namespace(xp):
             index = xp.asarray(np.flatnonzero(active), device=device)
             factors = xp.asarray(scales[active].astype(self.dtype), device=device)
@@ -565,9 +584,15 @@ class MahalanobisKernel:
                 ),
             )
         out = np.empty(X.shape[0], dtype=self.dtype)
-        if _use_compiled:
+        if choice.compiled:
             # the kernel leaves out the components whose scale is not finite
-            self._compiled(X, _MODE_MIN_SCALED, scales.astype(self.dtype), out)
+            self._compiled(
+                X,
+                _MODE_MIN_SCALED,
+                scales.astype(self.dtype),
+                out,
+                choice.instruction_set,
+            )
             return out
         column = scales[active].astype(self.dtype)[:, np.newaxis]
         everything = bool(active.all())

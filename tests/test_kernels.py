@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ requires_compiled = pytest.mark.skipif(
     distance._ckernel is None, reason="the compiled kernel is not built"
 )
 # Each instruction set the compiled kernel runs on this CPU has code of its
-# own (AVX-512 transposes tiles in registers, the others load by element).
+# own (vector widths; AVX-512 and AVX2 transpose tiles in registers, the
+# portable code loads them element by element).
 INSTRUCTION_SETS = (
     distance._ckernel.supported_instruction_sets() if distance._ckernel else []
 )
@@ -38,8 +40,6 @@ INSTRUCTION_SETS = (
 def _kernel_params():
     """The NumPy kernel (None), and the compiled one per instruction set."""
     params = [pytest.param(None, id="numpy")]
-    if distance._ckernel is None:
-        params.append(pytest.param("best", id="compiled", marks=requires_compiled))
     params += [pytest.param(isa, id=f"compiled-{isa}") for isa in INSTRUCTION_SETS]
     return params
 
@@ -178,8 +178,8 @@ def test_compiled_kernel_every_width(isa, dtype, n_features):
         assert_allclose(squared, expected, rtol=1e-4, atol=1e-5 * expected.max())
 
 
-_READ_TO_THE_LAST_BYTE = """
-import ctypes, itertools, mmap, sys
+_READ_WITHIN_X = """
+import ctypes, itertools, mmap
 import numpy as np
 from sklearn_nsigma import _ckernel
 
@@ -187,18 +187,25 @@ page = mmap.PAGESIZE
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 cases = itertools.product(
-    _ckernel.supported_instruction_sets(), ["float64", "float32"], [1, 3, 10, 16, 17]
+    _ckernel.supported_instruction_sets(),
+    ["float64", "float32"],
+    range(1, 41),  # every width of the last group of features, twice over
+    [0, 5],  # rows past the last full tile of 16
+    ["end", "start"],  # the side of X an unreadable page touches
 )
-for isa, dtype, d in cases:
-    print("reading", isa, dtype, d, flush=True)
+for isa, dtype, d, extra, side in cases:
+    print("reading", isa, dtype, d, extra, side, flush=True)
     dtype = np.dtype(dtype)
-    n = 16 * (1 + page // (16 * d * dtype.itemsize))
+    n = 16 * (1 + page // (16 * d * dtype.itemsize)) + extra
     size = n * d * dtype.itemsize
     pages = -(-size // page)
-    memory = mmap.mmap(-1, (pages + 1) * page)
+    # an unreadable page on each side of the pages that hold X
+    memory = mmap.mmap(-1, (pages + 2) * page)
     start = ctypes.addressof(ctypes.c_char.from_buffer(memory))
-    assert libc.mprotect(start + pages * page, page, 0) == 0  # PROT_NONE
-    X = np.frombuffer(memory, dtype, n * d, pages * page - size).reshape(n, d)
+    assert libc.mprotect(start, page, 0) == 0  # PROT_NONE
+    assert libc.mprotect(start + (pages + 1) * page, page, 0) == 0
+    offset = page if side == "start" else (pages + 1) * page - size
+    X = np.frombuffer(memory, dtype, n * d, offset).reshape(n, d)
     X[:] = 1.0
     out = np.empty(n, bool)
     _ckernel.compute(
@@ -212,24 +219,25 @@ for isa, dtype, d in cases:
 
 @requires_compiled
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mprotect")
-def test_compiled_kernel_reads_nothing_past_the_end_of_x():
-    """Check the last row is read up to the end of X and not one byte further.
+def test_compiled_kernel_reads_nothing_outside_x():
+    """Check X is read up to its last byte and from its first, and no further.
 
-    X ends where an unreadable page begins: a load past its end (a tile's
-    last row read whole) would crash the process. Every instruction set,
-    both dtypes, and widths with full and partial groups of features run in
-    one child process, which names the case it crashed in.
+    An unreadable page touches X on one side: a load past its end (a tile's
+    last row read whole) or before its start would crash the process. Every
+    instruction set, both dtypes, every width from 1 to 40 (each width of the
+    last, masked group of features) and partial tiles run in one child
+    process, which names the case it crashed in.
     """
     result = subprocess.run(
-        [sys.executable, "-c", _READ_TO_THE_LAST_BYTE],
+        [sys.executable, "-c", _READ_WITHIN_X],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     lines = result.stdout.splitlines()
     assert result.returncode == 0, f"crashed while {lines[-1:]}: {result.stderr}"
     results = [line.split() for line in lines if line.startswith("inside")]
-    assert len(results) == len(lines) // 2 == 10 * len(INSTRUCTION_SETS)
+    assert len(results) == len(lines) // 2 == 320 * len(INSTRUCTION_SETS)
     for _, inside, _, total, _, expected in results:
         assert inside == expected and int(total) >= 16
 
@@ -323,7 +331,35 @@ def test_use_compiled_kernel_refuses_an_instruction_set_the_cpu_lacks():
         with use_compiled_kernel(False, "generic"):
             pass
     assert distance.compiled_kernel_available() == before
-    assert distance._instruction_set is None
+    assert distance._kernel_choice.get().instruction_set is None
+
+
+@requires_compiled
+def test_kernel_choice_holds_in_its_own_thread_only():
+    """Check overlapping blocks in two threads neither see nor undo each other."""
+    before = distance._kernel_choice.get()
+    entered, left = threading.Barrier(2), threading.Barrier(2)
+    seen = {}
+
+    def block(name, enabled, isa, leave_first):
+        with use_compiled_kernel(enabled, isa):
+            entered.wait()  # both blocks are open now
+            if not leave_first:
+                left.wait()  # the other thread has left its block
+            seen[name] = distance._kernel_choice.get()
+        if leave_first:
+            left.wait()
+
+    threads = [
+        threading.Thread(target=block, args=("a", True, "generic", True)),
+        threading.Thread(target=block, args=("b", False, None, False)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert seen == {"a": (True, "generic"), "b": (False, None)}
+    assert distance._kernel_choice.get() == before
 
 
 def test_use_compiled_kernel_restores_the_choice():
