@@ -110,98 +110,79 @@ f32_avx512_transpose(const float *X, const Py_ssize_t d, vf32x16 *columns)
     }
 }
 
-/* The first `count` (0 to 2) float64 values at p, zeros after them. */
+/* The first `count` (1 or 2) float64 values at p, zeros after them. */
 AVX2 static inline __m128d
 f64_avx2_load_pair(const double *p, Py_ssize_t count)
 {
-    return count >= 2 ? _mm_loadu_pd(p)
-           : count == 1 ? _mm_load_sd(p)
-                        : _mm_setzero_pd();
+    return count == 2 ? _mm_loadu_pd(p) : _mm_load_sd(p);
 }
 
-/* 4 float64 rows, four features at a time: vector 2c + a holds features
- * 2c, 2c + 1 of row a (low half) and of row a + 2 (high half), and one
- * unpack per column finishes the transpose. */
+/* 4 float64 rows, two features at a time: vector a holds the two features
+ * of row a (low half) and of row a + 2 (high half), and one unpack per
+ * column finishes the transpose. */
 AVX2 static inline void
 f64_avx2_transpose(const double *X, const Py_ssize_t d, vf64x4 *columns)
 {
     Py_ssize_t g;
-    for (g = 0; g < d; g += 4) {
-        const Py_ssize_t width = d - g < 4 ? d - g : 4;
-        int c;
-        for (c = 0; c < 2; c++) {
-            const Py_ssize_t count = width - 2 * c < 2 ? width - 2 * c : 2;
-            __m256d r[2];
-            int a;
-            if (count <= 0) {
-                break;
-            }
-            for (a = 0; a < 2; a++) {
-                const double *row = X + a * d + g + 2 * c;
-                r[a] = _mm256_insertf128_pd(
-                    _mm256_castpd128_pd256(f64_avx2_load_pair(row, count)),
-                    f64_avx2_load_pair(row + 2 * d, count), 1);
-            }
-            columns[g + 2 * c] = (vf64x4)_mm256_unpacklo_pd(r[0], r[1]);
-            if (count == 2) {
-                columns[g + 2 * c + 1] = (vf64x4)_mm256_unpackhi_pd(r[0], r[1]);
-            }
+    for (g = 0; g < d; g += 2) {
+        const Py_ssize_t count = d - g < 2 ? d - g : 2;
+        __m256d r[2];
+        int a;
+        for (a = 0; a < 2; a++) {
+            const double *row = X + a * d + g;
+            r[a] = _mm256_insertf128_pd(
+                _mm256_castpd128_pd256(f64_avx2_load_pair(row, count)),
+                f64_avx2_load_pair(row + 2 * d, count), 1);
+        }
+        columns[g] = (vf64x4)_mm256_unpacklo_pd(r[0], r[1]);
+        if (count == 2) {
+            columns[g + 1] = (vf64x4)_mm256_unpackhi_pd(r[0], r[1]);
         }
     }
 }
 
-/* The first `count` (0 to 4) float32 values at p, zeros after them. */
+/* The first `count` (1 to 4) float32 values at p, zeros after them. */
 AVX2 static inline __m128
 f32_avx2_load_quad(const float *p, Py_ssize_t count)
 {
-    if (count >= 4) {
+    if (count == 4) {
         return _mm_loadu_ps(p);
-    }
-    if (count <= 0) {
-        return _mm_setzero_ps();
     }
     /* lanes below count are loaded; the masked ones are never read */
     return _mm_maskload_ps(
         p, _mm_cmpgt_epi32(_mm_set1_epi32((int)count), _mm_setr_epi32(0, 1, 2, 3)));
 }
 
-/* 8 float32 rows, eight features at a time: vector 4c + a holds features
- * 4c .. 4c + 3 of row a (low half) and of row a + 4 (high half), and a 4 x 4
+/* 8 float32 rows, four features at a time: vector a holds the four
+ * features of row a (low half) and of row a + 4 (high half), and a 4 x 4
  * transpose within each half (unpack, then shuffle) gives the columns. */
 AVX2 static inline void
 f32_avx2_transpose(const float *X, const Py_ssize_t d, vf32x8 *columns)
 {
     Py_ssize_t g;
-    for (g = 0; g < d; g += 8) {
-        const Py_ssize_t width = d - g < 8 ? d - g : 8;
-        int c;
-        for (c = 0; c < 2; c++) {
-            const Py_ssize_t count = width - 4 * c < 4 ? width - 4 * c : 4;
-            __m256 r[4], t[4];
-            int a;
-            if (count <= 0) {
-                break;
-            }
-            for (a = 0; a < 4; a++) {
-                const float *row = X + a * d + g + 4 * c;
-                r[a] = _mm256_insertf128_ps(
-                    _mm256_castps128_ps256(f32_avx2_load_quad(row, count)),
-                    f32_avx2_load_quad(row + 4 * d, count), 1);
-            }
-            t[0] = _mm256_unpacklo_ps(r[0], r[1]);
-            t[1] = _mm256_unpackhi_ps(r[0], r[1]);
-            t[2] = _mm256_unpacklo_ps(r[2], r[3]);
-            t[3] = _mm256_unpackhi_ps(r[2], r[3]);
-            columns[g + 4 * c] = (vf32x8)_mm256_shuffle_ps(t[0], t[2], 0x44);
-            if (count > 1) {
-                columns[g + 4 * c + 1] = (vf32x8)_mm256_shuffle_ps(t[0], t[2], 0xEE);
-            }
-            if (count > 2) {
-                columns[g + 4 * c + 2] = (vf32x8)_mm256_shuffle_ps(t[1], t[3], 0x44);
-            }
-            if (count > 3) {
-                columns[g + 4 * c + 3] = (vf32x8)_mm256_shuffle_ps(t[1], t[3], 0xEE);
-            }
+    for (g = 0; g < d; g += 4) {
+        const Py_ssize_t count = d - g < 4 ? d - g : 4;
+        __m256 r[4], t[4];
+        int a;
+        for (a = 0; a < 4; a++) {
+            const float *row = X + a * d + g;
+            r[a] = _mm256_insertf128_ps(
+                _mm256_castps128_ps256(f32_avx2_load_quad(row, count)),
+                f32_avx2_load_quad(row + 4 * d, count), 1);
+        }
+        t[0] = _mm256_unpacklo_ps(r[0], r[1]);
+        t[1] = _mm256_unpackhi_ps(r[0], r[1]);
+        t[2] = _mm256_unpacklo_ps(r[2], r[3]);
+        t[3] = _mm256_unpackhi_ps(r[2], r[3]);
+        columns[g] = (vf32x8)_mm256_shuffle_ps(t[0], t[2], 0x44);
+        if (count > 1) {
+            columns[g + 1] = (vf32x8)_mm256_shuffle_ps(t[0], t[2], 0xEE);
+        }
+        if (count > 2) {
+            columns[g + 2] = (vf32x8)_mm256_shuffle_ps(t[1], t[3], 0x44);
+        }
+        if (count > 3) {
+            columns[g + 3] = (vf32x8)_mm256_shuffle_ps(t[1], t[3], 0xEE);
         }
     }
 }

@@ -362,11 +362,13 @@ class MahalanobisKernel:
         """Raise scikit-learn's error for the NaN or infinity in X."""
         assert_all_finite(X, estimator_name=self.check_finite_for, input_name="X")
 
-    def _check_finite_unless_fused(self, X, xp, choice) -> None:
-        """Check X now unless the compiled pass over it will."""
+    def _choice_for(self, X, xp) -> _KernelChoice:
+        """This call's kernel choice; X is checked now unless its pass will."""
+        choice = _kernel_choice.get()
         fused = choice.compiled and _is_numpy_namespace(xp)
         if self.check_finite_for is not None and not fused:
             self._raise_non_finite(X)
+        return choice
 
     def _compiled_squared(self, X, out, instruction_set):
         """Squared distances into ``out`` by the compiled kernel."""
@@ -488,8 +490,7 @@ class MahalanobisKernel:
         kernel's dtype that receives the result (NumPy input only).
         """
         xp, _, _ = get_namespace_and_device(X)
-        choice = _kernel_choice.get()
-        self._check_finite_unless_fused(X, xp, choice)
+        choice = self._choice_for(X, xp)
         if not _is_numpy_namespace(xp):
             return self._map_xp(X, lambda squared: squared)
         if out is None:
@@ -506,8 +507,7 @@ class MahalanobisKernel:
     def distances(self, X, out=None):
         """Distances (not squared), shape (n_samples, n_components)."""
         xp, _, _ = get_namespace_and_device(X)
-        choice = _kernel_choice.get()
-        self._check_finite_unless_fused(X, xp, choice)
+        choice = self._choice_for(X, xp)
         if not _is_numpy_namespace(xp):
             return self._map_xp(X, xp.sqrt)
         if out is None:
@@ -527,8 +527,7 @@ class MahalanobisKernel:
         """Boolean membership, without forming the full distance matrix."""
         xp, _, device = get_namespace_and_device(X)
         squared_thresholds = np.asarray(squared_thresholds).astype(self.dtype)
-        choice = _kernel_choice.get()
-        self._check_finite_unless_fused(X, xp, choice)
+        choice = self._choice_for(X, xp)
         if not _is_numpy_namespace(xp):
             limits = xp.asarray(squared_thresholds, device=device)
             if per_component:
@@ -572,8 +571,7 @@ class MahalanobisKernel:
         active = np.isfinite(scales)
         if not active.any():
             raise ValueError("At least one component must have a finite scale.")
-        choice = _kernel_choice.get()
-        self._check_finite_unless_fused(X, xp, choice)
+        choice = self._choice_for(X, xp)
         if not _is_numpy_namespace(xp):
             index = xp.asarray(np.flatnonzero(active), device=device)
             factors = xp.asarray(scales[active].astype(self.dtype), device=device)
