@@ -27,8 +27,10 @@ n_features are several times slower).
 
 The offsets are formed before squaring (never the expanded square
 ``|x|^2 - 2 x.mu + |mu|^2``, which loses all precision near the means in
-float32). ``c`` is the mean of the component means: centring each chunk on it
-keeps the products accurate for data far from the origin.
+float32). ``c`` is the mean of the component means, rounded to the dtype of
+the computation, and the mean offsets ``mu_k - c`` are taken from that rounded
+value (in float64): centring each chunk on it keeps the products accurate for
+data far from the origin, in float32 too.
 
 Chunks are spread over threads (NumPy releases the GIL in its loops and BLAS
 calls); the number of threads is the BLAS thread limit, so
@@ -245,7 +247,10 @@ class MahalanobisKernel:
         self.check_finite_for = check_finite_for
         self.diagonal = covariance_type in ("diag", "spherical")
 
-        center = means.mean(axis=0)
+        # X is centred on the centre rounded to the computation's dtype: the
+        # mean offsets are taken from exactly that value, so that its
+        # rounding error (large in float32 far from the origin) cancels.
+        center = means.mean(axis=0).astype(self.dtype).astype(np.float64)
         offsets = means - center  # (K, d), the means in centred coordinates
         if covariance_type == "tied":
             factors = np.broadcast_to(factors, (n_components, n_features, n_features))
