@@ -209,6 +209,16 @@ def kernel_dtype(X) -> str:
     return "float32" if "float32" in str(X.dtype) else "float64"
 
 
+def _same_rows(out: np.ndarray, X: np.ndarray) -> bool:
+    """Whether ``out`` is X itself: the same memory, layout and dtype."""
+    return (
+        out.shape == X.shape
+        and out.strides == X.strides
+        and out.dtype == X.dtype
+        and out.__array_interface__["data"][0] == X.__array_interface__["data"][0]
+    )
+
+
 class MahalanobisKernel:
     """Squared Mahalanobis distances of row chunks to all components.
 
@@ -367,6 +377,24 @@ class MahalanobisKernel:
         """Raise scikit-learn's error for the NaN or infinity in X."""
         assert_all_finite(X, estimator_name=self.check_finite_for, input_name="X")
 
+    def _check_width(self, X) -> None:
+        """Refuse X that is not 2-D with one column per feature of the means.
+
+        A model whose ``n_features_in_`` disagrees with its ``means_`` (left
+        by a failed refit) would otherwise pass validation, and the compiled
+        kernel would read each row of X as rows of the means' width.
+        """
+        shape = tuple(X.shape)
+        if len(shape) != 2 or shape[1] != self.n_features:
+            width = shape[1] if len(shape) == 2 else None
+            raise ValueError(
+                f"X has {width} features (shape {shape}), but the mixture's "
+                f"means have {self.n_features} features (means_ of shape "
+                f"({self.n_components}, {self.n_features})): distances need "
+                "one column of X per feature of the means. Refit the mixture "
+                "if its n_features_in_ disagrees with means_."
+            )
+
     def _choice_for(self, X, xp) -> _KernelChoice:
         """This call's kernel choice; X is checked now unless its pass will."""
         choice = _kernel_choice.get()
@@ -374,16 +402,6 @@ class MahalanobisKernel:
         if self.check_finite_for is not None and not fused:
             self._raise_non_finite(X)
         return choice
-
-    def _compiled_squared(self, X, out, instruction_set):
-        """Squared distances into ``out`` by the compiled kernel."""
-        target = out if out.flags.c_contiguous else np.empty(out.shape, self.dtype)
-        self._compiled(
-            X, _MODE_SQUARED, np.zeros(self.n_components), target, instruction_set
-        )
-        if target is not out:
-            out[...] = target
-        return out
 
     # -- chunking ---------------------------------------------------------
     def chunk_rows(self, n_samples: int) -> int:
@@ -488,50 +506,84 @@ class MahalanobisKernel:
         return xp.concat(parts, axis=0)
 
     # -- public entry points ---------------------------------------------
+    def _target(self, X, out, compiled: bool) -> np.ndarray:
+        """The array the kernel writes into: ``out``, or a temporary.
+
+        A temporary (copied into ``out`` afterwards) when ``out`` may share
+        memory with X, unless it is X itself row for row (each row is read
+        before its result is written), and, for the compiled kernel, when
+        ``out`` is not a C-contiguous, aligned array of the kernel's dtype.
+        """
+        if out is None:
+            return np.empty((X.shape[0], self.n_components), dtype=self.dtype)
+        direct = not np.may_share_memory(out, X) or _same_rows(out, X)
+        if compiled:
+            direct = (
+                direct
+                and out.dtype == self.dtype
+                and out.flags.c_contiguous
+                and out.flags.aligned
+                and out.flags.writeable
+            )
+        return out if direct else np.empty(out.shape, dtype=self.dtype)
+
+    def _squared_or_distances(self, X, out, root: bool):
+        """Squared distances, or their square roots, into ``out`` (or new)."""
+        xp, _, _ = get_namespace_and_device(X)
+        self._check_width(X)
+        choice = self._choice_for(X, xp)
+        if not _is_numpy_namespace(xp):
+            return self._map_xp(X, xp.sqrt if root else (lambda squared: squared))
+        target = self._target(X, out, choice.compiled)
+        if out is None:
+            out = target
+        if choice.compiled:
+            self._compiled(
+                X,
+                _MODE_SQUARED,
+                np.zeros(self.n_components),
+                target,
+                choice.instruction_set,
+            )
+            if root:
+                np.sqrt(target, out=out)
+            elif target is not out:
+                out[...] = target
+            return out
+
+        def consume(batch, squared, workspace):
+            if root:
+                np.sqrt(squared.T, out=target[batch])
+            else:
+                target[batch] = squared.T
+
+        self._for_each_chunk(X, consume)
+        if target is not out:
+            out[...] = target
+        return out
+
     def squared(self, X, out=None):
         """Squared distances, shape (n_samples, n_components).
 
-        ``out``, when given, is a C-contiguous array of that shape and of the
-        kernel's dtype that receives the result (NumPy input only).
+        ``out``, when given, is an array of that shape and of the kernel's
+        dtype that receives the result (NumPy input only). It may overlap X:
+        the result is then computed into a temporary first, unless ``out``
+        is X itself (same memory, layout and dtype), which is safe in place.
         """
-        xp, _, _ = get_namespace_and_device(X)
-        choice = self._choice_for(X, xp)
-        if not _is_numpy_namespace(xp):
-            return self._map_xp(X, lambda squared: squared)
-        if out is None:
-            out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
-        if choice.compiled:
-            return self._compiled_squared(X, out, choice.instruction_set)
-
-        def consume(batch, squared, workspace):
-            out[batch] = squared.T
-
-        self._for_each_chunk(X, consume)
-        return out
+        return self._squared_or_distances(X, out, root=False)
 
     def distances(self, X, out=None):
-        """Distances (not squared), shape (n_samples, n_components)."""
-        xp, _, _ = get_namespace_and_device(X)
-        choice = self._choice_for(X, xp)
-        if not _is_numpy_namespace(xp):
-            return self._map_xp(X, xp.sqrt)
-        if out is None:
-            out = np.empty((X.shape[0], self.n_components), dtype=self.dtype)
-        if choice.compiled:
-            return np.sqrt(
-                self._compiled_squared(X, out, choice.instruction_set), out=out
-            )
+        """Distances (not squared), shape (n_samples, n_components).
 
-        def consume(batch, squared, workspace):
-            np.sqrt(squared.T, out=out[batch])
-
-        self._for_each_chunk(X, consume)
-        return out
+        ``out`` as in :meth:`squared`.
+        """
+        return self._squared_or_distances(X, out, root=True)
 
     def within(self, X, squared_thresholds, per_component=False):
         """Boolean membership, without forming the full distance matrix."""
         xp, _, device = get_namespace_and_device(X)
         squared_thresholds = np.asarray(squared_thresholds).astype(self.dtype)
+        self._check_width(X)
         choice = self._choice_for(X, xp)
         if not _is_numpy_namespace(xp):
             limits = xp.asarray(squared_thresholds, device=device)
@@ -576,6 +628,7 @@ class MahalanobisKernel:
         active = np.isfinite(scales)
         if not active.any():
             raise ValueError("At least one component must have a finite scale.")
+        self._check_width(X)
         choice = self._choice_for(X, xp)
         if not _is_numpy_namespace(xp):
             index = xp.asarray(np.flatnonzero(active), device=device)
