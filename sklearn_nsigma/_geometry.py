@@ -120,6 +120,11 @@ def _check_parameters(means, parameters, name, covariance_type):
             "means must be a finite array of shape (n_components, n_features), "
             f"got shape {means.shape}."
         )
+    if means.shape[1] == 0:
+        raise ValueError(
+            "means must have at least one feature (n_features >= 1), got shape "
+            f"{means.shape}: an ellipsoid needs a dimension."
+        )
     expected = parameter_shape(covariance_type, *means.shape)
     if parameters.shape != expected:
         raise ValueError(
@@ -129,6 +134,54 @@ def _check_parameters(means, parameters, name, covariance_type):
         )
     if not np.isfinite(parameters).all():
         raise ValueError(f"{name} must be finite.")
+    if name == "covariances" and covariance_type in ("full", "tied"):
+        check_symmetric_covariances(parameters, covariance_type)
+
+
+def check_symmetric_covariances(covariances: np.ndarray, covariance_type: str) -> None:
+    """Refuse 'full' or 'tied' covariances that are not symmetric.
+
+    A covariance matrix is symmetric; a non-symmetric one (a transposed or
+    half-filled matrix, say) would be read through one of its triangles only
+    and give silently wrong axes or distances. Differences up to a relative
+    ``max(1e-6, 100 * eps)`` of the matrix's largest entry are rounding.
+
+    Parameters
+    ----------
+    covariances : ndarray
+        (n_components, n_features, n_features) for 'full',
+        (n_features, n_features) for 'tied'.
+
+    covariance_type : {'full', 'tied'}
+        Layout of ``covariances``.
+
+    Raises
+    ------
+    ValueError
+        Naming the component(s) whose matrix is not symmetric.
+    """
+    stack = np.asarray(covariances)
+    if covariance_type == "tied":
+        stack = stack[np.newaxis]
+    if stack.size == 0:
+        return
+    dtype = stack.dtype if stack.dtype.kind == "f" else np.float64
+    rtol = max(1e-6, 100 * float(np.finfo(dtype).eps))
+    scale = np.abs(stack).max(axis=(1, 2))
+    asymmetry = np.abs(stack - np.swapaxes(stack, 1, 2)).max(axis=(1, 2))
+    bad = asymmetry > rtol * scale
+    if bad.any():
+        what = (
+            "The tied covariance"
+            if covariance_type == "tied"
+            else f"Component(s) {np.flatnonzero(bad).tolist()}"
+        )
+        raise ValueError(
+            f"{what} of the mixture (covariance_type={covariance_type!r}) is "
+            "not symmetric: a covariance matrix S has S[i, j] == S[j, i] (the "
+            f"largest difference is {asymmetry[bad].max():.3g}, beyond a "
+            f"relative {rtol:.1g} of its largest entry)."
+        )
 
 
 def _check_variances(variances: np.ndarray) -> None:
@@ -351,8 +404,8 @@ def precisions_cholesky_from_covariances(
     Raises
     ------
     ValueError
-        If a covariance is not finite and positive definite; the message
-        names the component(s).
+        If a covariance is not finite, symmetric and positive definite; the
+        message names the component(s).
 
     Examples
     --------
@@ -367,6 +420,8 @@ def precisions_cholesky_from_covariances(
             f"got {covariance_type!r}."
         )
     covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        check_symmetric_covariances(covariances, covariance_type)
     if covariance_type in ("diag", "spherical"):
         with np.errstate(divide="ignore", invalid="ignore"):
             factors = 1.0 / np.sqrt(covariances)
