@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -179,9 +180,77 @@ best_instruction_set(void)
     return isa;
 }
 
-static int
-check_size(Py_buffer *buffer, Py_ssize_t needed, const char *name)
+/* Checks of the entry point: it is private, but no argument may make it
+ * read or write outside its buffers, or misread them. */
+
+/* a * b, or -1 (with ValueError set) when it overflows or is negative */
+static Py_ssize_t
+checked_product(Py_ssize_t a, Py_ssize_t b, const char *what)
 {
+    Py_ssize_t product;
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &product)) {
+        PyErr_Format(PyExc_ValueError,
+                     "the size of %s overflows (%zd * %zd): refused", what, a,
+                     b);
+        return -1;
+    }
+    return product;
+}
+
+/* the product of `count` sizes, or -1 (with ValueError set) on overflow */
+static Py_ssize_t
+checked_size(const char *what, int count, const Py_ssize_t *factors)
+{
+    Py_ssize_t size = 1;
+    int i;
+    for (i = 0; i < count && size >= 0; i++) {
+        size = checked_product(size, factors[i], what);
+    }
+    return size;
+}
+
+/* Whether a buffer format is one element of type `code` ('d' or 'f') in
+ * native byte order. */
+static int
+native_format(const char *format, char code)
+{
+    if (format == NULL) {
+        return 0; /* unsigned bytes */
+    }
+    if (format[0] == '@' || format[0] == '=' ||
+        format[0] == (PY_LITTLE_ENDIAN ? '<' : '>')) {
+        format++;
+    }
+    return format[0] == code && format[1] == '\0';
+}
+
+/* Refuse a buffer smaller than `needed` bytes, holding other elements than
+ * native `code` ones (code 0: any one-byte elements), or not aligned to
+ * its elements. */
+static int
+check_buffer(Py_buffer *buffer, Py_ssize_t needed, char code, const char *name)
+{
+    const Py_ssize_t item = code == 'd' ? (Py_ssize_t)sizeof(double)
+                            : code == 'f' ? (Py_ssize_t)sizeof(float)
+                                          : 1;
+    if (code != 0 ? !native_format(buffer->format, code)
+                  : buffer->itemsize != 1) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s must hold %s in native byte order, got format '%s'",
+                     name,
+                     code == 'd'   ? "float64 ('d')"
+                     : code == 'f' ? "float32 ('f')"
+                                   : "one-byte booleans",
+                     buffer->format == NULL ? "B" : buffer->format);
+        return -1;
+    }
+    if ((uintptr_t)buffer->buf % (uintptr_t)item != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "%s is not aligned to its %zd-byte elements: copy it "
+                     "first (numpy.require(%s, requirements='CA'))",
+                     name, item, name);
+        return -1;
+    }
     if (buffer->len < needed) {
         PyErr_Format(PyExc_ValueError,
                      "%s holds %zd bytes; the kernel needs %zd", name,
@@ -191,30 +260,77 @@ check_size(Py_buffer *buffer, Py_ssize_t needed, const char *name)
     return 0;
 }
 
+/* Refuse X that is not (n_samples, n_features), n_features being the width
+ * of the model's arrays (center, bias). */
+static int
+check_X(Py_buffer *X, Py_ssize_t n_samples, Py_ssize_t n_features)
+{
+    if (X->ndim != 2 || X->shape == NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "X must be a 2-D array of shape (n_samples, n_features), "
+                     "got %d dimension(s)",
+                     X->ndim);
+        return -1;
+    }
+    if (X->shape[1] != n_features) {
+        PyErr_Format(PyExc_ValueError,
+                     "X has %zd features, but the model (center, factors, "
+                     "bias) has %zd: refused",
+                     X->shape[1], n_features);
+        return -1;
+    }
+    if (X->shape[0] != n_samples) {
+        PyErr_Format(PyExc_ValueError,
+                     "X has %zd rows, but n_samples is %zd", X->shape[0],
+                     n_samples);
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether two buffers share a byte. */
+static int
+overlap(const Py_buffer *a, const Py_buffer *b)
+{
+    const char *a0 = (const char *)a->buf, *b0 = (const char *)b->buf;
+    return a->len > 0 && b->len > 0 && a0 < b0 + b->len && b0 < a0 + a->len;
+}
+
 PyDoc_STRVAR(compute_doc,
 "compute(X, center, factors, bias, limits, out, n_samples, n_features,\n"
 "        n_components, n_factors, structure, mode, single,\n"
 "        instruction_set=None)\n"
 "--\n\n"
 "Squared Mahalanobis distances of C-contiguous rows, reduced by ``mode``.\n\n"
-"All arrays are C-contiguous buffers of the computation's dtype (float32\n"
-"when ``single`` else float64), except ``out`` in the boolean modes.\n"
+"All arrays are C-contiguous, aligned buffers of the computation's dtype\n"
+"in native byte order (float32 when ``single`` else float64), except\n"
+"``out`` in the boolean modes (one byte per value). X has shape\n"
+"(n_samples, n_features), and ``center`` n_features values exactly.\n"
 "``factors`` holds ``n_factors`` (1 when tied, else n_components) matrices\n"
 "F with y_j = sum_i F[j, i] (x_i - center_i) - bias[k, j]; ``structure``\n"
 "is 0 (dense F), 1 (lower triangular F) or 2 (diagonal F). ``mode``: 0\n"
 "squared distances (n_samples, n_components); 1 the minimum over the\n"
 "components with finite limits[k] of limits[k] * squared (n_samples,);\n"
 "2 any(squared <= limits) (n_samples,) bool; 3 squared <= limits\n"
-"(n_samples, n_components) bool.\n\n"
+"(n_samples, n_components) bool. ``out`` may not overlap X, except as X\n"
+"itself with rows of the same size (each row is read before its result\n"
+"is written). Any other argument raises ValueError, sizes that overflow\n"
+"included.\n\n"
 "``instruction_set`` (one of ``supported_instruction_sets()``) overrides\n"
 "the CPU's best one, so tests can run every code path.\n\n"
 "Returns whether every value of X is finite (no NaN, no infinity); the\n"
 "outputs of rows holding a non-finite value are then meaningless.");
 
+#define N_BUFFERS 6
+
 static PyObject *
 compute(PyObject *Py_UNUSED(self), PyObject *args)
 {
     Py_buffer X, center, factors, bias, limits, out;
+    Py_buffer *const buffers[N_BUFFERS] = {&X,    &center, &factors,
+                                           &bias, &limits, &out};
+    PyObject *objects[N_BUFFERS];
+    int acquired = 0;
     Py_ssize_t n_samples, n_features, n_components, n_factors;
     int structure, mode, single;
     Py_ssize_t item, out_item, out_per_row;
@@ -225,11 +341,22 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
     int isa = -1;
     int finite = 1;
 
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*nnnniip|z", &X, &center,
-                          &factors, &bias, &limits, &out, &n_samples,
-                          &n_features, &n_components, &n_factors, &structure,
-                          &mode, &single, &isa_name)) {
+    if (!PyArg_ParseTuple(args, "OOOOOOnnnniip|z", &objects[0], &objects[1],
+                          &objects[2], &objects[3], &objects[4], &objects[5],
+                          &n_samples, &n_features, &n_components, &n_factors,
+                          &structure, &mode, &single, &isa_name)) {
         return NULL;
+    }
+    for (acquired = 0; acquired < N_BUFFERS; acquired++) {
+        int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
+        if (acquired == N_BUFFERS - 1) {
+            flags |= PyBUF_WRITABLE; /* out */
+        }
+        if (PyObject_GetBuffer(objects[acquired], buffers[acquired], flags) <
+            0) {
+            failed = 1;
+            break;
+        }
     }
     if (isa_name == NULL) {
         isa = best_instruction_set();
@@ -247,7 +374,10 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
     out_item = (mode == MODE_WITHIN || mode == MODE_WITHIN_EACH) ? 1 : item;
     out_per_row =
         (mode == MODE_SQUARED || mode == MODE_WITHIN_EACH) ? n_components : 1;
-    if (isa < 0) {
+    if (failed) {
+        /* a buffer was refused: its error is set */
+    }
+    else if (isa < 0) {
         PyErr_Format(PyExc_ValueError,
                      "instruction_set=%R is not one this CPU supports",
                      PyTuple_GET_ITEM(args, PyTuple_GET_SIZE(args) - 1));
@@ -259,24 +389,64 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "invalid kernel dimensions or mode");
         failed = 1;
     }
-    else if (check_size(&X, n_samples * n_features * item, "X") ||
-             check_size(&center, n_features * item, "center") ||
-             check_size(&factors, n_factors * n_features * n_features * item,
-                        "factors") ||
-             check_size(&bias, n_components * n_features * item, "bias") ||
-             check_size(&limits, n_components * item, "limits") ||
-             check_size(&out, n_samples * out_per_row * out_item, "out")) {
-        failed = 1;
-    }
-    if (!failed) {
-        /* one vector per feature, aligned for the widest vector type */
-        features = aligned_alloc(MAX_VECTOR_BYTES,
-                                 (size_t)n_features * MAX_VECTOR_BYTES);
-        /* the last partial tile, padded with zeros to a full one */
-        padded = malloc((size_t)n_features * MAX_VECTOR_BYTES);
-        if (features == NULL || padded == NULL) {
-            PyErr_NoMemory();
+    else {
+        const char code = single ? 'f' : 'd';
+        const char out_code = out_item == 1 ? 0 : code;
+        const Py_ssize_t x_dims[] = {n_samples, n_features, item};
+        const Py_ssize_t center_dims[] = {n_features, item};
+        const Py_ssize_t factor_dims[] = {n_factors, n_features, n_features,
+                                          item};
+        const Py_ssize_t bias_dims[] = {n_components, n_features, item};
+        const Py_ssize_t limit_dims[] = {n_components, item};
+        const Py_ssize_t out_dims[] = {n_samples, out_per_row, out_item};
+        /* the kernel's scratch: one vector per feature, twice */
+        const Py_ssize_t scratch_dims[] = {n_features, MAX_VECTOR_BYTES};
+        Py_ssize_t x_size, center_size, factor_size, bias_size, limit_size,
+            out_size, scratch;
+        /* the first product that overflows is refused */
+        if ((x_size = checked_size("X", 3, x_dims)) < 0 ||
+            (center_size = checked_size("center", 2, center_dims)) < 0 ||
+            (factor_size = checked_size("factors", 4, factor_dims)) < 0 ||
+            (bias_size = checked_size("bias", 3, bias_dims)) < 0 ||
+            (limit_size = checked_size("limits", 2, limit_dims)) < 0 ||
+            (out_size = checked_size("out", 3, out_dims)) < 0 ||
+            (scratch = checked_size("scratch", 2, scratch_dims)) < 0) {
             failed = 1;
+        }
+        else if (check_buffer(&X, x_size, code, "X") ||
+                 check_X(&X, n_samples, n_features) ||
+                 check_buffer(&center, center_size, code, "center") ||
+                 check_buffer(&factors, factor_size, code, "factors") ||
+                 check_buffer(&bias, bias_size, code, "bias") ||
+                 check_buffer(&limits, limit_size, code, "limits") ||
+                 check_buffer(&out, out_size, out_code, "out")) {
+            failed = 1;
+        }
+        else if (center.len != center_size) {
+            /* n_features is the model's width: X's must agree with it */
+            PyErr_Format(PyExc_ValueError,
+                         "center holds %zd values, but n_features is %zd: X "
+                         "must have one column per feature of the model",
+                         center.len / item, n_features);
+            failed = 1;
+        }
+        else if (overlap(&out, &X) &&
+                 !(out.buf == X.buf &&
+                   out_per_row * out_item == n_features * item)) {
+            PyErr_SetString(PyExc_ValueError,
+                            "out overlaps X (other than as X itself, row for "
+                            "row): results would overwrite rows not read yet");
+            failed = 1;
+        }
+        else {
+            /* one vector per feature, aligned for the widest vector type */
+            features = aligned_alloc(MAX_VECTOR_BYTES, (size_t)scratch);
+            /* the last partial tile, padded with zeros to a full one */
+            padded = malloc((size_t)scratch);
+            if (features == NULL || padded == NULL) {
+                PyErr_NoMemory();
+                failed = 1;
+            }
         }
     }
     if (!failed) {
@@ -307,12 +477,9 @@ compute(PyObject *Py_UNUSED(self), PyObject *args)
     }
     free(features);
     free(padded);
-    PyBuffer_Release(&X);
-    PyBuffer_Release(&center);
-    PyBuffer_Release(&factors);
-    PyBuffer_Release(&bias);
-    PyBuffer_Release(&limits);
-    PyBuffer_Release(&out);
+    while (acquired > 0) {
+        PyBuffer_Release(buffers[--acquired]);
+    }
     if (failed) {
         return NULL;
     }

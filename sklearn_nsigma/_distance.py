@@ -209,6 +209,36 @@ def kernel_dtype(X) -> str:
     return "float32" if "float32" in str(X.dtype) else "float64"
 
 
+# The largest byte count the compiled kernel can index (its Py_ssize_t).
+_INDEX_MAX = int(np.iinfo(np.intp).max)
+# Bytes of the compiled kernel's scratch per feature (its MAX_VECTOR_BYTES).
+_SCRATCH_BYTES_PER_FEATURE = 64
+
+
+def _check_compiled_sizes(
+    n_samples: int, n_features: int, n_components: int, n_factors: int, itemsize: int
+) -> None:
+    """Refuse sizes whose byte counts the compiled kernel could not index.
+
+    The compiled entry point checks them as well; this names the culprit
+    before any buffer is prepared.
+    """
+    sizes = {
+        "X": n_samples * n_features * itemsize,
+        "out": n_samples * n_components * itemsize,
+        "factors": n_factors * n_features * n_features * itemsize,
+        "bias": n_components * n_features * itemsize,
+        "scratch": n_features * _SCRATCH_BYTES_PER_FEATURE,
+    }
+    too_large = {name: size for name, size in sizes.items() if size > _INDEX_MAX}
+    if too_large:
+        raise ValueError(
+            f"Sizes too large for the compiled kernel (n_samples={n_samples}, "
+            f"n_features={n_features}, n_components={n_components}): the byte "
+            f"counts of {sorted(too_large)} exceed {_INDEX_MAX}."
+        )
+
+
 def _same_rows(out: np.ndarray, X: np.ndarray) -> bool:
     """Whether ``out`` is X itself: the same memory, layout and dtype."""
     return (
@@ -336,9 +366,18 @@ class MahalanobisKernel:
         limits = np.ascontiguousarray(limits, dtype=self.dtype)
         n_samples = X.shape[0]
         single = self.dtype == np.float32
+        _check_compiled_sizes(
+            n_samples,
+            self.n_features,
+            self.n_components,
+            params["n_factors"],
+            self.dtype.itemsize,
+        )
 
         def work(batch):
-            block = np.ascontiguousarray(X[batch], dtype=self.dtype)
+            # The kernel reads C-contiguous, aligned rows of the native dtype:
+            # strided, misaligned or byte-swapped rows are copied first.
+            block = np.require(X[batch], dtype=self.dtype, requirements=["C", "A"])
             return _ckernel.compute(
                 block,
                 params["center"],

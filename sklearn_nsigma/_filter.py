@@ -125,8 +125,10 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
         self : object
             The fitted filter.
         """
+        # The detector's check, run on this filter's own parameters: its
+        # errors name NSigmaOutlierFilter, whose parameters they are.
+        NSigmaOutlierDetector._check_threshold_params(self)
         detector = NSigmaOutlierDetector(**self.get_params(deep=False))
-        detector._check_threshold_params()
         with _unchanged_on_error(self):
             X = validate_data(self, X, dtype=[np.float64, np.float32])
             detector.fit(X)

@@ -10,10 +10,13 @@ only, so the package works without it.
 
 import textwrap
 from collections.abc import Sequence
+from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
 
 from sklearn_nsigma._geometry import ellipsoid_params
 from sklearn_nsigma._plot_geometry import (
@@ -149,14 +152,63 @@ def _legend_handles(levels, color_by, has_points, components, weights):
     return handles
 
 
-def _feature_names(X, mixture, n_features: int) -> list[str]:
-    columns = getattr(X, "columns", None)
-    if columns is not None and len(columns) == n_features:
-        return [str(c) for c in columns]
-    names = getattr(mixture, "feature_names_in_", None)
-    if names is not None:
-        return [str(c) for c in names]
-    return [f"feature {i}" for i in range(n_features)]
+class _Space:
+    """The space a display draws in, and the names of its features.
+
+    ``steps`` names the pipeline steps that transformed X before the last
+    step (the mixture or detector) saw it; empty for a plain estimator.
+    ``names`` are the feature names where known, else None.
+    """
+
+    def __init__(self, names, steps=()):
+        self.names = names
+        self.steps = tuple(steps)
+
+    def labels(self, n_features: int) -> list[str]:
+        """Axis labels: the names (or "feature i"), with the steps they went
+        through."""
+        names = self.names or [f"feature {i}" for i in range(n_features)]
+        if not self.steps:
+            return list(names)
+        return [f"{name} (after {', '.join(self.steps)})" for name in names]
+
+
+def _unpipe(estimator, X):
+    """A Pipeline's last step, X as that step sees it, and the steps before it.
+
+    A plain estimator and X are returned as they are, with no steps.
+    """
+    if not isinstance(estimator, Pipeline):
+        return estimator, X, None
+    check_is_fitted(estimator)
+    head = estimator[:-1]
+    if X is not None and len(head):
+        X = head.transform(X)
+    return estimator[-1], X, head
+
+
+def _feature_space(X, estimator, mixture, head, n_features: int) -> _Space:
+    """Names of the features drawn: X's columns, else the fitted names.
+
+    For a pipeline, the names the steps before the last give out
+    (``get_feature_names_out``) when they can.
+    """
+    steps = () if head is None else [name for name, _ in head.steps]
+    candidates = []
+    if head is not None and len(head):
+        try:
+            candidates.append(head.get_feature_names_out())
+        except (AttributeError, TypeError, ValueError):
+            pass
+    candidates += [
+        getattr(X, "columns", None),
+        getattr(estimator, "feature_names_in_", None),
+        getattr(mixture, "feature_names_in_", None),
+    ]
+    for names in candidates:
+        if names is not None and len(names) == n_features:
+            return _Space([str(name) for name in names], steps)
+    return _Space(None, steps)
 
 
 def _resolve_levels(n_sigma, detector) -> np.ndarray:
@@ -218,16 +270,35 @@ def _points(mixture, detector, X, components, levels):
 
 
 def _prepare(estimator, X, n_sigma, min_weight):
+    """What every ``from_estimator`` of the ellipse displays needs.
+
+    A Pipeline is drawn in the space its last step sees: X goes through the
+    steps before it.
+    """
+    estimator, X, head = _unpipe(estimator, X)
     mixture, detector = fitted_mixture(estimator)
     levels = _resolve_levels(n_sigma, detector)
     weights = _mixture_weights(mixture)
     components = drawn_components(mixture, detector, min_weight)
     X_array, inside, labels = _points(mixture, detector, X, components, levels)
-    return mixture, levels, weights, components, X_array, inside, labels
+    n_features = np.asarray(mixture.means_).shape[1]
+    space = _feature_space(X, estimator, mixture, head, n_features)
+    return mixture, levels, weights, components, X_array, inside, labels, space
 
 
-def _check_features(features, n_features: int, count: int, display: str):
+def _check_features(
+    features, n_features: int, count: int | None, display: str, names=None
+) -> list[int]:
+    """The indices of ``features``: ``count`` distinct integers in range, or
+    names from ``names`` (None: any number of at least 2)."""
+    what = f"{count}" if count is not None else "at least 2"
+    expected = (
+        f"features must be {what} distinct feature indices (integers in "
+        f"[0, {n_features})) or feature names (from feature_names_in_)"
+    )
     if features is None:
+        if count is None:
+            return list(range(n_features))
         if n_features != count:
             others = {
                 2: "EllipsoidDisplay (3 features) or PairwiseEllipseDisplay",
@@ -239,16 +310,40 @@ def _check_features(features, n_features: int, count: int, display: str):
                 f"of {count} of them, or use {others}."
             )
         return list(range(count))
-    features = [int(i) for i in features]
-    if len(features) != count or len(set(features)) != count:
-        raise ValueError(
-            f"features must be {count} distinct feature indices, got {features!r}."
-        )
-    if min(features) < 0 or max(features) >= n_features:
+    if isinstance(features, (str, bytes)) or not isinstance(
+        features, Sequence | np.ndarray
+    ):
+        raise ValueError(f"{expected}, got {features!r}.")
+    chosen = []
+    for feature in features:
+        if isinstance(feature, str):
+            if names is None:
+                raise ValueError(
+                    f"{expected}, got the name {feature!r}, but the features "
+                    "have no names (the estimator was fitted without column "
+                    "names): pass integer indices."
+                )
+            if feature not in names:
+                raise ValueError(
+                    f"{expected}, got {feature!r}, which is not one of the "
+                    f"feature names {list(names)}."
+                )
+            chosen.append(list(names).index(feature))
+        elif isinstance(feature, Integral | np.integer) and not isinstance(
+            feature, bool | np.bool_
+        ):
+            chosen.append(int(feature))
+        else:
+            raise ValueError(f"{expected}, got {feature!r} in {features!r}.")
+    if (count is not None and len(chosen) != count) or len(set(chosen)) != len(chosen):
+        raise ValueError(f"{expected}, got {features!r}.")
+    if len(chosen) < 2:
+        raise ValueError(f"{expected}, got {features!r}.")
+    if min(chosen) < 0 or max(chosen) >= n_features:
         raise ValueError(
             f"features must be indices in [0, {n_features}), got {features!r}."
         )
-    return features
+    return chosen
 
 
 def _scatter(ax, X, color_by, inside, labels, scatter_kwargs):
@@ -520,7 +615,11 @@ class EllipseDisplay:
             A fitted :class:`~sklearn_nsigma.NSigmaGaussianMixture`,
             :class:`~sklearn.mixture.GaussianMixture`,
             :class:`~sklearn.mixture.BayesianGaussianMixture`, or an outlier
-            detector wrapping one in ``estimator_`` (``NSigmaOutlierDetector``).
+            detector wrapping one in ``estimator_`` (``NSigmaOutlierDetector``),
+            or a fitted :class:`~sklearn.pipeline.Pipeline` whose last step
+            is one of these: the display is then drawn in the space that
+            step sees (``X`` goes through the steps before it, and the axis
+            labels name them).
 
         X : array-like of shape (n_samples, n_features), default=None
             Points to draw, with all the features the mixture was fitted on.
@@ -530,14 +629,17 @@ class EllipseDisplay:
             mixture and the detector's threshold (``threshold_``) for a
             detector.
 
-        features : tuple of 2 int, default=None
+        features : tuple of 2 int or 2 str, default=None
             Features to draw, for a mixture of more than two features: the
             ellipses are then the marginal ellipses of these two features.
-            None requires a 2-feature mixture.
+            Two distinct indices in ``[0, n_features)``, or two names from
+            the feature names (``feature_names_in_`` or the columns of
+            ``X``). None requires a 2-feature mixture.
 
         min_weight : float, default=0.01
             Components with a smaller weight are not drawn, nor, for a
-            detector, those it does not use (``eligible_components_``).
+            detector, those it does not use (``eligible_components_``). The
+            heaviest component is always drawn.
 
         color_by : {'inside', 'component', 'none'}, default='inside'
             Point colours. Inside means ``predict(X) == 1`` for a detector,
@@ -568,15 +670,14 @@ class EllipseDisplay:
             The drawn display.
         """
         _import_pyplot("EllipseDisplay.from_estimator")
-        mixture, levels, weights, components, X_array, inside, labels = _prepare(
-            estimator, X, n_sigma, min_weight
-        )
+        prepared = _prepare(estimator, X, n_sigma, min_weight)
+        mixture, levels, weights, components, X_array, inside, labels, space = prepared
         n_features = mixture.means_.shape[1]
-        chosen = _check_features(features, n_features, 2, "EllipseDisplay")
+        chosen = _check_features(features, n_features, 2, "EllipseDisplay", space.names)
         params = mixture_ellipsoids(mixture)
         if chosen != [0, 1] or n_features != 2:
             params = marginal_params(params, chosen)
-        names = _feature_names(X, mixture, n_features)
+        names = space.labels(n_features)
         display = cls(
             centers=params.centers[components],
             radii=params.radii[components],
@@ -877,7 +978,9 @@ class EllipsoidDisplay:
         estimator : estimator instance
             A fitted Gaussian mixture (``NSigmaGaussianMixture``,
             ``GaussianMixture``, ``BayesianGaussianMixture``) or an outlier
-            detector wrapping one in ``estimator_``.
+            detector wrapping one in ``estimator_``, or a fitted
+            :class:`~sklearn.pipeline.Pipeline` whose last step is one of
+            these (drawn in the space that step sees).
 
         X : array-like of shape (n_samples, n_features), default=None
             Points to draw.
@@ -887,13 +990,16 @@ class EllipsoidDisplay:
             mixture and the detector's threshold (``threshold_``) for a
             detector.
 
-        features : tuple of 3 int, default=None
+        features : tuple of 3 int or 3 str, default=None
             Features to draw, for a mixture of more than three features (the
-            marginal ellipsoids). None requires a 3-feature mixture.
+            marginal ellipsoids): three distinct indices or feature names, as
+            in :meth:`EllipseDisplay.from_estimator`. None requires a
+            3-feature mixture.
 
         min_weight : float, default=0.01
             Components with a smaller weight are not drawn, nor, for a
-            detector, those it does not use (``eligible_components_``).
+            detector, those it does not use (``eligible_components_``). The
+            heaviest component is always drawn.
 
         kind : {'surface', 'wireframe'}, default='surface'
             How to draw the ellipsoids.
@@ -926,15 +1032,16 @@ class EllipsoidDisplay:
             The drawn display.
         """
         _import_pyplot("EllipsoidDisplay.from_estimator")
-        mixture, levels, weights, components, X_array, inside, labels = _prepare(
-            estimator, X, n_sigma, min_weight
-        )
+        prepared = _prepare(estimator, X, n_sigma, min_weight)
+        mixture, levels, weights, components, X_array, inside, labels, space = prepared
         n_features = mixture.means_.shape[1]
-        chosen = _check_features(features, n_features, 3, "EllipsoidDisplay")
+        chosen = _check_features(
+            features, n_features, 3, "EllipsoidDisplay", space.names
+        )
         params = mixture_ellipsoids(mixture)
         if chosen != [0, 1, 2] or n_features != 3:
             params = marginal_params(params, chosen)
-        names = _feature_names(X, mixture, n_features)
+        names = space.labels(n_features)
         display = cls(
             centers=params.centers[components],
             radii=params.radii[components],
@@ -1268,7 +1375,9 @@ class PairwiseEllipseDisplay:
         estimator : estimator instance
             A fitted Gaussian mixture (``NSigmaGaussianMixture``,
             ``GaussianMixture``, ``BayesianGaussianMixture``) or an outlier
-            detector wrapping one in ``estimator_``.
+            detector wrapping one in ``estimator_``, or a fitted
+            :class:`~sklearn.pipeline.Pipeline` whose last step is one of
+            these (drawn in the space that step sees).
 
         X : array-like of shape (n_samples, n_features), default=None
             Points to draw.
@@ -1278,12 +1387,14 @@ class PairwiseEllipseDisplay:
             mixture and the detector's threshold (``threshold_``) for a
             detector.
 
-        features : sequence of int, default=None
-            Features to show (at least 2), in order. None shows them all.
+        features : sequence of int or str, default=None
+            Features to show (at least 2, distinct indices or feature names),
+            in order. None shows them all.
 
         min_weight : float, default=0.01
             Components with a smaller weight are not drawn, nor, for a
-            detector, those it does not use (``eligible_components_``).
+            detector, those it does not use (``eligible_components_``). The
+            heaviest component is always drawn.
 
         color_by : {'inside', 'component', 'none'}, default='inside'
             Point colours; inside/outside is decided over all features.
@@ -1313,15 +1424,14 @@ class PairwiseEllipseDisplay:
             The drawn display.
         """
         _import_pyplot("PairwiseEllipseDisplay.from_estimator")
-        mixture, levels, weights, components, X_array, inside, labels = _prepare(
-            estimator, X, n_sigma, min_weight
-        )
+        prepared = _prepare(estimator, X, n_sigma, min_weight)
+        mixture, levels, weights, components, X_array, inside, labels, space = prepared
         n_features = mixture.means_.shape[1]
-        chosen = list(range(n_features)) if features is None else list(features)
+        chosen = _check_features(
+            features, n_features, None, "PairwiseEllipseDisplay", space.names
+        )
         params = marginal_params(mixture_ellipsoids(mixture), chosen)
-        if len(chosen) < 2:
-            raise ValueError(f"features must name at least 2 features, got {chosen}.")
-        names = _feature_names(X, mixture, n_features)
+        names = space.labels(n_features)
         display = cls(
             centers=params.centers[components],
             covariances=params.covariances()[components],
@@ -1538,7 +1648,9 @@ class CoverageDisplay:
         estimator : estimator instance
             A fitted Gaussian mixture (``NSigmaGaussianMixture``,
             ``GaussianMixture``, ``BayesianGaussianMixture``) or an outlier
-            detector wrapping one in ``estimator_``.
+            detector wrapping one in ``estimator_``, or a fitted
+            :class:`~sklearn.pipeline.Pipeline` whose last step is one of
+            these (drawn in the space that step sees).
 
         X : array-like of shape (n_samples, n_features)
             Samples; each counts for component ``k`` with its responsibility
@@ -1551,7 +1663,8 @@ class CoverageDisplay:
 
         min_weight : float, default=0.01
             Components with a smaller weight are not drawn, nor, for a
-            detector, those it does not use (``eligible_components_``).
+            detector, those it does not use (``eligible_components_``). The
+            heaviest component is always drawn.
 
         legend : bool, default=True
             Whether to add a legend.
@@ -1573,6 +1686,8 @@ class CoverageDisplay:
         from sklearn_nsigma._coverage import coverage_to_sigma
 
         _import_pyplot("CoverageDisplay.from_estimator")
+        # a Pipeline is diagnosed in the space its last step sees
+        estimator, X, _ = _unpipe(estimator, X)
         mixture, detector = fitted_mixture(estimator)
         n_features = mixture.means_.shape[1]
         if n_sigma is None:

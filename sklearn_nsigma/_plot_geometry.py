@@ -70,9 +70,10 @@ def fitted_mixture(estimator) -> tuple[object, object | None]:
         detector, estimator = estimator, _unfreeze(estimator.estimator_)
     if not hasattr(estimator, "covariance_type") or not hasattr(type(estimator), "fit"):
         raise TypeError(
-            "Expected a Gaussian mixture (GaussianMixture, BayesianGaussianMixture, "
-            "NSigmaGaussianMixture) or an outlier detector wrapping one, got "
-            f"{type(estimator).__name__}."
+            "Expected a fitted Gaussian mixture (GaussianMixture, "
+            "BayesianGaussianMixture, NSigmaGaussianMixture), an outlier "
+            "detector wrapping one (NSigmaOutlierDetector), or a Pipeline whose "
+            f"last step is one of these; got {type(estimator).__name__}."
         )
     check_is_fitted(estimator, _MIXTURE_ATTRIBUTES)
     return estimator, detector
@@ -198,6 +199,9 @@ def check_n_sigma_levels(n_sigma: float | ArrayLike) -> np.ndarray:
 def visible_components(weights: ArrayLike, min_weight: float) -> np.ndarray:
     """Indices of the components whose weight is at least ``min_weight``.
 
+    The heaviest component always counts (as for the detector's
+    ``eligible_components_``), so there is always something to draw.
+
     Parameters
     ----------
     weights : array-like of shape (n_components,)
@@ -217,10 +221,16 @@ def visible_components(weights: ArrayLike, min_weight: float) -> np.ndarray:
     >>> from sklearn_nsigma._plot_geometry import visible_components
     >>> visible_components([0.5, 0.001, 0.499], min_weight=0.01)
     array([0, 2])
+    >>> visible_components([0.5, 0.001, 0.499], min_weight=0.9)
+    array([0])
     """
     if not isinstance(min_weight, Real) or not 0 <= min_weight <= 1:
         raise ValueError(f"min_weight must be a number in [0, 1], got {min_weight!r}.")
-    return np.flatnonzero(np.asarray(weights) >= min_weight)
+    weights = np.asarray(weights)
+    keep = weights >= min_weight
+    if weights.size:
+        keep[np.argmax(weights)] = True
+    return np.flatnonzero(keep)
 
 
 def ellipse_patch_params(

@@ -30,9 +30,27 @@ _RANKING = {
 OUTLIER_METRICS = (*_THRESHOLDED, *_SYMMETRIC, *_RANKING)
 
 
-def _is_outlier(y_true: ArrayLike) -> np.ndarray:
-    """``y_true == -1``, after checking that the labels are +1 and -1."""
+def _length(values: ArrayLike) -> int:
+    shape = np.shape(values)
+    return shape[0] if shape else 1
+
+
+def _is_outlier(y_true: ArrayLike, y_pred: ArrayLike, sample_weight=None) -> np.ndarray:
+    """``y_true == -1``, after checking the labels are +1 and -1, one per sample.
+
+    ``y_pred`` (labels or scores of the rows of X) and ``sample_weight``
+    must have as many values as ``y_true``.
+    """
     y_true = np.asarray(y_true)
+    lengths = {"y": _length(y_true), "the predictions for X": _length(y_pred)}
+    if sample_weight is not None:
+        lengths["sample_weight"] = _length(sample_weight)
+    if len(set(lengths.values())) > 1:
+        found = ", ".join(f"{name} {count}" for name, count in lengths.items())
+        raise ValueError(
+            "Outlier scorers need one label in y per row of X (and one "
+            f"sample_weight, if given); got lengths {found}."
+        )
     labels = np.unique(y_true)
     if not np.isin(labels, [-1, 1]).all():
         raise ValueError(
@@ -46,7 +64,7 @@ def _is_outlier(y_true: ArrayLike) -> np.ndarray:
 
 def _thresholded_metric(y_true, y_pred, *, metric, sample_weight=None):
     """Precision, recall or F1 of the outlier class; 0 where undefined."""
-    actual = _is_outlier(y_true)
+    actual = _is_outlier(y_true, y_pred, sample_weight)
     flagged = np.asarray(y_pred) == -1
     if sample_weight is None:
         sample_weight = np.ones(actual.shape[0])
@@ -66,7 +84,9 @@ def _thresholded_metric(y_true, y_pred, *, metric, sample_weight=None):
 
 def _symmetric_metric(y_true, y_pred, *, metric, sample_weight=None):
     return _SYMMETRIC[metric](
-        _is_outlier(y_true), np.asarray(y_pred) == -1, sample_weight=sample_weight
+        _is_outlier(y_true, y_pred, sample_weight),
+        np.asarray(y_pred) == -1,
+        sample_weight=sample_weight,
     )
 
 
@@ -74,7 +94,9 @@ def _ranking_metric(y_true, y_score, *, metric, sample_weight=None):
     # Higher decision_function / score_samples means more normal: negate it
     # so that the score ranks the outliers (the positive class) first.
     return _RANKING[metric](
-        _is_outlier(y_true), -np.asarray(y_score), sample_weight=sample_weight
+        _is_outlier(y_true, y_score, sample_weight),
+        -np.asarray(y_score),
+        sample_weight=sample_weight,
     )
 
 

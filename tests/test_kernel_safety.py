@@ -272,3 +272,207 @@ def test_kernel_refuses_x_of_another_width(implementation, width):
         for call in calls:
             with pytest.raises(ValueError, match=f"X has {width} features"):
                 call()
+
+
+# -- the compiled kernel's entry point ----------------------------------------
+def _compute_args(X, n_features=3, n_components=1, mode=0, dtype=np.float64):
+    """Arguments of ``_ckernel.compute`` for an identity model on X."""
+    d, K = n_features, n_components
+    out = np.empty((X.shape[0], K) if mode in (0, 3) else X.shape[0])
+    return [
+        X, np.zeros(d, dtype), np.stack([np.eye(d, dtype=dtype)] * K),
+        np.zeros((K, d), dtype), np.ones(K, dtype),
+        out.astype(bool if mode in (2, 3) else dtype),
+        X.shape[0], d, K, K, 1, mode, dtype == np.float32,
+    ]  # fmt: skip
+
+
+_OVERFLOWING_SIZES = """
+import numpy as np
+from sklearn_nsigma import _ckernel
+
+X, out = np.zeros((10, 3)), np.empty(10)
+eye, zero, one = np.eye(3)[None], np.zeros((1, 3)), np.ones(1)
+huge = [2**61, 2**62 + 1, 2**63 - 1]
+cases = {
+    "n_samples": lambda n: (X, np.zeros(3), eye, zero, one, out, n, 3, 1, 1, 1, 1),
+    "n_components": lambda K: (X, np.zeros(3), eye, zero, one, out, 10, 3, K, 1, 1, 2),
+    "n_features": lambda d: (X[:0], np.zeros(3), eye, zero, one, out, 0, d, 1, 1, 1, 1),
+    "n_factors": lambda K: (X, np.zeros(3), eye, zero, one, out, 10, 3, K, K, 0, 2),
+}
+for name, args in cases.items():
+    for size in huge:
+        for single in (False, True):
+            arrays = args(size)
+            if single:
+                arrays = tuple(
+                    a.astype(np.float32) if isinstance(a, np.ndarray) else a
+                    for a in arrays
+                )
+            try:
+                _ckernel.compute(*arrays, single)
+            except ValueError as error:
+                print("refused", name, size, error, flush=True)
+            else:
+                print("accepted", name, size, flush=True)
+"""
+
+
+@requires_compiled
+def test_compiled_entry_point_refuses_sizes_that_overflow():
+    """Check size products that overflow are refused, not wrapped.
+
+    ``n_samples * n_features * itemsize`` once wrapped around to a small
+    number, passed the buffer checks and made the kernel run off its
+    buffers (a segmentation fault): the cases run in a child process.
+    """
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _OVERFLOWING_SIZES],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, f"crashed after {lines[-1:]}: {result.stderr}"
+    assert len(lines) == 24
+    assert all(line.startswith("refused") for line in lines), lines
+    assert sum("overflow" in line for line in lines) >= 18, lines
+
+
+@requires_compiled
+def test_check_compiled_sizes_in_python():
+    """Check the Python side refuses the same sizes before calling the kernel."""
+    with pytest.raises(ValueError, match=r"n_samples=2305843009213693952.*\['X'"):
+        distance._check_compiled_sizes(2**61, 3, 1, 1, 8)
+    with pytest.raises(ValueError, match=r"\['bias', 'out'\]"):
+        distance._check_compiled_sizes(10, 3, 2**62, 1, 4)
+    with pytest.raises(ValueError, match=r"\['factors', 'scratch'\]"):
+        distance._check_compiled_sizes(0, 2**59, 1, 1, 8)
+    distance._check_compiled_sizes(2**40, 64, 20, 20, 8)  # large but fine
+
+
+@requires_compiled
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_entry_point_checks_the_width_of_x(dtype):
+    """Check X must have exactly the model's number of features.
+
+    X of 5 columns with a 3-feature model was once read as rows of 3.
+    """
+    compute = distance._ckernel.compute
+    X5 = np.ones((10, 5), dtype)
+    with pytest.raises(ValueError, match="X has 5 features, but the model.* 3"):
+        compute(*_compute_args(X5, n_features=3, dtype=dtype))
+    with pytest.raises(ValueError, match="2-D"):
+        compute(*_compute_args(np.ones((10, 3, 1), dtype), dtype=dtype))
+    with pytest.raises(ValueError, match="X has 10 rows, but n_samples is 4"):
+        args = _compute_args(np.ones((10, 3), dtype), dtype=dtype)
+        args[6] = 4
+        compute(*args)
+    # a center of more values than n_features: the model is wider than X
+    args = _compute_args(np.ones((10, 3), dtype), dtype=dtype)
+    args[1] = np.zeros(5, dtype)
+    with pytest.raises(ValueError, match="center holds 5 values, but n_features"):
+        compute(*args)
+    # right: squared distance 3 of rows of ones to the origin
+    args = _compute_args(np.ones((10, 3), dtype), dtype=dtype)
+    assert compute(*args)
+    assert_array_equal(args[5], np.full((10, 1), 3.0))
+
+
+@requires_compiled
+@pytest.mark.parametrize("isa", INSTRUCTION_SETS)
+def test_compiled_entry_point_refuses_misaligned_and_swapped_buffers(isa):
+    """Check misaligned or byte-swapped buffers are refused by the extension.
+
+    They once reached the SIMD code as they were (misaligned loads are
+    undefined behaviour; byte-swapped values are read as garbage).
+    """
+    compute = distance._ckernel.compute
+    memory = np.zeros(31 * 8 + 1, np.uint8)
+    misaligned = np.frombuffer(memory, np.float64, 30, offset=1).reshape(10, 3)
+    assert not misaligned.flags.aligned
+    with pytest.raises(ValueError, match="X .*(aligned|native)"):
+        compute(*_compute_args(misaligned), isa)
+    with pytest.raises(ValueError, match="X must hold float64 .* native"):
+        compute(*_compute_args(np.ones((10, 3), ">f8")), isa)
+    with pytest.raises(ValueError, match="X must hold float32"):
+        compute(*_compute_args(np.ones((10, 3)), dtype=np.float32), isa)
+    for position, name in [(1, "center"), (3, "bias"), (5, "out")]:
+        args = _compute_args(np.ones((10, 3)))
+        args[position] = args[position].astype(args[position].dtype.newbyteorder())
+        with pytest.raises(ValueError, match=f"{name} must hold"):
+            compute(*args, isa)
+    args = _compute_args(np.ones((10, 3)))
+    out = np.frombuffer(bytearray(10 * 8 + 1), np.float64, 10, offset=1)
+    args[5] = out.reshape(10, 1)
+    with pytest.raises(ValueError, match="out is not aligned"):
+        compute(*args, isa)
+    with pytest.raises(ValueError, match="out must hold one-byte booleans"):
+        compute(*_compute_args(np.ones((10, 3)), mode=2)[:5], np.empty(10), *(
+            _compute_args(np.ones((10, 3)), mode=2)[6:]), isa)  # fmt: skip
+
+
+@requires_compiled
+@pytest.mark.parametrize("isa", INSTRUCTION_SETS)
+def test_compiled_entry_point_refuses_out_overlapping_x(isa):
+    """Check ``out`` sharing X's memory is refused unless it is X row for row."""
+    compute = distance._ckernel.compute
+    memory = np.ones(33)
+    X = memory[:30].reshape(10, 3)
+    args = _compute_args(X, n_components=3)
+    args[5] = memory[3:].reshape(10, 3)  # one row ahead of X
+    with pytest.raises(ValueError, match="out overlaps X"):
+        compute(*args, isa)
+    args[5] = X  # X itself: each row read before it is written
+    assert compute(*args, isa)
+    assert_array_equal(X, np.full((10, 3), 3.0))
+
+
+@pytest.mark.parametrize("implementation", KERNELS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_misaligned_and_swapped_x_are_copied_before_the_kernel(
+    monkeypatch, model_3d, implementation, dtype
+):
+    """Check the compiled kernel only ever sees aligned, native buffers.
+
+    Misaligned X (``np.frombuffer(..., offset=1)``) and byte-swapped X give
+    the distances of an ordinary copy, through the model and the kernel.
+    """
+    rng = np.random.RandomState(2)
+    X = (3 * rng.normal(size=(103, 3))).astype(dtype)
+    size = X.nbytes
+    memory = np.zeros(size + 1, np.uint8)
+    misaligned = np.frombuffer(memory, dtype, X.size, offset=1).reshape(X.shape)
+    misaligned[...] = X
+    swapped = X.astype(X.dtype.newbyteorder())
+    assert not misaligned.flags.aligned
+    if distance._ckernel is not None:
+        compute = distance._ckernel.compute
+        seen = []
+
+        def checked_compute(*args):
+            for array in args[:6]:
+                seen.append(array.flags.aligned and array.dtype.isnative)
+            return compute(*args)
+
+        monkeypatch.setattr(distance._ckernel, "compute", checked_compute)
+    kernel = MahalanobisKernel(
+        model_3d.means_, model_3d.precisions_cholesky_, "full", dtype
+    )
+    expected = kernel.distances(X)
+    with selected(implementation):
+        for data in (misaligned, swapped, misaligned[::2], misaligned[:, ::-1]):
+            reference = kernel.distances(np.ascontiguousarray(data, dtype))
+            assert_allclose(kernel.distances(data), reference, rtol=1e-6)
+            assert_array_equal(
+                kernel.within(data, np.full(3, 4.0)),
+                kernel.within(np.ascontiguousarray(data, dtype), np.full(3, 4.0)),
+            )
+        assert_allclose(kernel.distances(misaligned), expected, rtol=1e-6)
+        if data.dtype == np.float64:
+            assert_allclose(model_3d.mahalanobis(misaligned), expected, rtol=1e-12)
+    if distance._ckernel is not None and implementation is not None:
+        assert seen and all(seen)

@@ -54,3 +54,179 @@ def test_ellipsoid_params_refuses_zero_features(covariance_type, covariances):
     """Check a clear error for means of 0 features, not a NumPy reduction's."""
     with pytest.raises(ValueError, match="at least one feature"):
         ellipsoid_params(np.zeros((2, 0)), covariances, covariance_type)
+
+
+# -- displays -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mixture_3d():
+    """A fitted two-component mixture in 3-D, with its data."""
+    from sklearn_nsigma import NSigmaGaussianMixture
+
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(size=(150, 3)), rng.normal(5, 1, size=(50, 3))])
+    return NSigmaGaussianMixture(n_components=2, random_state=0).fit(X), X
+
+
+@pytest.mark.parametrize("display", ["EllipseDisplay", "CoverageDisplay"])
+def test_display_min_weight_above_every_weight(pyplot, mixture_3d, display):
+    """Check min_weight above every weight draws the heaviest component.
+
+    It once failed with NumPy's "zero-size array to reduction".
+    """
+    from sklearn_nsigma import _plot
+
+    mixture, X = mixture_3d
+    heaviest = int(np.argmax(mixture.weights_))
+    kwargs = {"features": (0, 1)} if display == "EllipseDisplay" else {}
+    shown = getattr(_plot, display).from_estimator(mixture, X, min_weight=0.9, **kwargs)
+    assert list(shown.components) == [heaviest]
+
+
+@pytest.mark.parametrize(
+    "display, features",
+    [
+        ("EllipseDisplay", (0.5, 1)),
+        ("EllipseDisplay", [0, 0, 1]),
+        ("EllipseDisplay", (0, 0)),
+        ("EllipseDisplay", (True, 0)),
+        ("EllipseDisplay", "ab"),
+        ("EllipsoidDisplay", (0, 1, 2.0)),
+        ("PairwiseEllipseDisplay", [0, 0, 1]),
+        ("PairwiseEllipseDisplay", [0, 1.5]),
+        ("PairwiseEllipseDisplay", [2]),
+    ],
+)
+def test_display_features_must_be_distinct_integers(
+    pyplot, mixture_3d, display, features
+):
+    """Check fractional, boolean and repeated feature indices are refused."""
+    from sklearn_nsigma import _plot
+
+    mixture, X = mixture_3d
+    with pytest.raises(ValueError, match="features must be .*distinct feature"):
+        getattr(_plot, display).from_estimator(mixture, X, features=features)
+
+
+def test_display_features_by_name(pyplot):
+    """Check names from feature_names_in_ select features; unknown names fail."""
+    pd = pytest.importorskip("pandas")
+    from sklearn_nsigma import NSigmaGaussianMixture
+    from sklearn_nsigma._plot import EllipseDisplay, PairwiseEllipseDisplay
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    mixture = NSigmaGaussianMixture(random_state=0).fit(X)
+    by_name = EllipseDisplay.from_estimator(mixture, X, features=("c", "a"))
+    by_index = EllipseDisplay.from_estimator(mixture, X, features=(2, 0))
+    assert (by_name.ax_.get_xlabel(), by_name.ax_.get_ylabel()) == ("c", "a")
+    assert_allclose(by_name.radii, by_index.radii)
+    assert_allclose(by_name.X, X.to_numpy()[:, [2, 0]])
+    grid = PairwiseEllipseDisplay.from_estimator(mixture, X, features=["b", 2])
+    assert grid.feature_names == ["b", "c"]
+    with pytest.raises(ValueError, match="'z', which is not one of"):
+        EllipseDisplay.from_estimator(mixture, X, features=("z", "a"))
+    plain = NSigmaGaussianMixture(random_state=0).fit(X.to_numpy())
+    with pytest.raises(ValueError, match="no names.*integer indices"):
+        EllipseDisplay.from_estimator(plain, X.to_numpy(), features=("a", "b"))
+
+
+@pytest.mark.parametrize("last", ["detector", "mixture"])
+def test_displays_accept_a_pipeline(pyplot, mixture_3d, last):
+    """Check a Pipeline ending in a detector or mixture is drawn in its space.
+
+    ``Pipeline(StandardScaler(), NSigmaOutlierDetector())`` (as the README
+    recommends) once gave a TypeError.
+    """
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_nsigma import NSigmaGaussianMixture, NSigmaOutlierDetector
+    from sklearn_nsigma._plot import CoverageDisplay, EllipseDisplay
+
+    _, X = mixture_3d
+    mixture = NSigmaGaussianMixture(n_components=2, random_state=0)
+    step = NSigmaOutlierDetector(mixture) if last == "detector" else mixture
+    pipeline = make_pipeline(StandardScaler(), step).fit(X)
+    scaled = pipeline[0].transform(X)
+    display = EllipseDisplay.from_estimator(pipeline, X, features=(1, 2))
+    direct = EllipseDisplay.from_estimator(pipeline[-1], scaled, features=(1, 2))
+    assert_allclose(display.X, scaled[:, [1, 2]])
+    assert_allclose(display.centers, direct.centers)
+    assert_allclose(display.radii, direct.radii)
+    assert display.ax_.get_xlabel() == "x1 (after standardscaler)"
+    assert display.ax_.get_ylabel() == "x2 (after standardscaler)"
+    coverage = CoverageDisplay.from_estimator(pipeline, X)
+    reference = CoverageDisplay.from_estimator(pipeline[-1], scaled)
+    assert_allclose(coverage.observed, reference.observed)
+
+
+def test_displays_refuse_a_pipeline_of_something_else(pyplot):
+    """Check a Pipeline ending in another estimator gets an error that says
+    what to pass."""
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_nsigma._plot import EllipseDisplay
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 2))
+    pipeline = make_pipeline(StandardScaler(), LinearRegression()).fit(X, X[:, 0])
+    with pytest.raises(TypeError, match="Pipeline whose last step is one of"):
+        EllipseDisplay.from_estimator(pipeline, X)
+
+
+# -- scorers and the filter ---------------------------------------------------
+@pytest.fixture(scope="module")
+def detector_and_data():
+    from sklearn.mixture import GaussianMixture
+
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(size=(95, 2)), rng.uniform(-8, 8, (5, 2))])
+    y = np.r_[np.ones(95), -np.ones(5)]
+    detector = NSigmaOutlierDetector(GaussianMixture(random_state=0)).fit(X)
+    return detector, X, y
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "f1",
+        "precision",
+        "recall",
+        "balanced_accuracy",
+        "matthews_corrcoef",
+        "roc_auc",
+        "average_precision",
+    ],
+)
+def test_outlier_scorer_refuses_y_of_another_length(detector_and_data, metric):
+    """Check y shorter than X is refused with a clear message.
+
+    It once gave a raw NumPy broadcast error (or, for 'roc_auc' with one
+    class left, NaN and a warning).
+    """
+    from sklearn_nsigma import make_outlier_scorer
+
+    detector, X, y = detector_and_data
+    scorer = make_outlier_scorer(metric)
+    assert np.isfinite(scorer(detector, X, y))
+    with pytest.raises(ValueError, match="one label in y per row of X.*y 50.* 100"):
+        scorer(detector, X, y[:50])
+    with pytest.raises(ValueError, match="sample_weight 3"):
+        scorer(detector, X, y, sample_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("parameter", ["n_sigma", "coverage", "contamination"])
+def test_filter_bool_threshold_names_the_filter(parameter):
+    """Check NSigmaOutlierFilter(n_sigma=True) names NSigmaOutlierFilter."""
+    from sklearn_nsigma import NSigmaOutlierFilter
+
+    X = np.random.RandomState(0).normal(size=(50, 2))
+    match = f"'{parameter}' parameter of NSigmaOutlierFilter must"
+    with pytest.raises((TypeError, ValueError), match=match):
+        NSigmaOutlierFilter(**{parameter: True}).fit(X)
+    with pytest.raises((TypeError, ValueError), match=match):
+        NSigmaOutlierFilter(**{parameter: True}).fit_resample(X, np.ones(50))
