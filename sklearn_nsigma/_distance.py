@@ -8,6 +8,9 @@ every component is handled by a single BLAS call. No array of shape
 (n_samples, n_components, n_features) is ever formed, float32 input is
 computed in float32 (the small factor matrices are cast, never ``X``), and the
 (n_samples, n_components) matrix is only written when the caller asks for it.
+In float32, squared distances above the float32 maximum (distances beyond
+about 1.8e19 sigma) are ``inf``, which thresholds still compare correctly;
+callers that need them finite pass float64 data.
 
 Chunks are laid out feature-major: a chunk of ``m`` rows becomes a
 ``(n_features + 1, m)`` buffer ``[(X - c).T; 1]``, and every later step works

@@ -207,6 +207,16 @@ feature_names_in_
             Distance (not squared) of every sample to every component
             (``out`` itself when given).
 
+        Notes
+        -----
+        float32 input is computed in float32, whose largest value is about
+        3.4e38: a distance beyond about 1.8e19 sigma (whose square exceeds
+        it) comes out as ``inf``, and NaN is possible for values of ``X``
+        themselves near 3.4e38. :meth:`predict_within` and
+        :meth:`tail_probability` still answer correctly for such samples
+        (outside, probability 0). Pass float64 ``X`` for finite distances
+        that large.
+
         Examples
         --------
         >>> import numpy as np

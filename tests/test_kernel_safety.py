@@ -288,8 +288,13 @@ def _compute_args(X, n_features=3, n_components=1, mode=0, dtype=np.float64):
 
 
 _OVERFLOWING_SIZES = """
+import importlib.util, sys
 import numpy as np
-from sklearn_nsigma import _ckernel
+
+# the extension alone, without importing the package (and scikit-learn)
+spec = importlib.util.spec_from_file_location("_ckernel", sys.argv[1])
+_ckernel = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(_ckernel)
 
 X, out = np.zeros((10, 3)), np.empty(10)
 eye, zero, one = np.eye(3)[None], np.zeros((1, 3)), np.ones(1)
@@ -330,7 +335,7 @@ def test_compiled_entry_point_refuses_sizes_that_overflow():
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-c", _OVERFLOWING_SIZES],
+        [sys.executable, "-c", _OVERFLOWING_SIZES, distance._ckernel.__file__],
         capture_output=True,
         text=True,
         timeout=120,
@@ -476,3 +481,135 @@ def test_misaligned_and_swapped_x_are_copied_before_the_kernel(
             assert_allclose(model_3d.mahalanobis(misaligned), expected, rtol=1e-12)
     if distance._ckernel is not None and implementation is not None:
         assert seen and all(seen)
+
+
+# -- float32 overflow ---------------------------------------------------------
+@pytest.mark.parametrize("implementation", KERNELS)
+def test_float32_distances_beyond_the_float32_range(model_2d, implementation):
+    """Check distances beyond ~1.8e19 sigma in float32: inf, as documented.
+
+    Their squares exceed the float32 maximum: ``mahalanobis`` gives inf (not
+    a wrong finite value), membership and tail probabilities stay right,
+    and float64 input gives the finite distances.
+    """
+    far = np.array([[1e19, 1e19], [3e19, -3e19], [1e30, 0.0], [0.0, 0.0]])
+    with selected(implementation):
+        single = model_2d.mahalanobis(far.astype(np.float32))
+        double = model_2d.mahalanobis(far)
+        within = model_2d.predict_within(far.astype(np.float32), n_sigma=5)
+        each = model_2d.predict_within(
+            far.astype(np.float32), n_sigma=5, per_component=True
+        )
+        tail = model_2d.tail_probability(far.astype(np.float32))
+    assert np.isfinite(double).all() and (double[:3] > 1e19).all()
+    assert_allclose(single[0], double[0], rtol=1e-5)  # within the range
+    assert np.isposinf(single[1:3]).all()
+    assert_allclose(single[3], double[3], rtol=1e-5)
+    assert_array_equal(within, [False, False, False, True])
+    assert not each[:3].any()
+    assert_array_equal(tail[:3], 0.0)
+    assert "1.8e19" in NSigmaGaussianMixture.mahalanobis.__doc__
+
+
+# -- fuzz comparison of both kernels ----------------------------------------
+def _layouts(X):
+    """X in several memory layouts, all holding the same values."""
+    n, d = X.shape
+    strided = np.zeros((n, 2 * d + 1), X.dtype)[:, 1::2]
+    strided[...] = X
+    memory = np.zeros(X.nbytes + X.itemsize + 1, np.uint8)
+    misaligned = np.frombuffer(memory, X.dtype, X.size, offset=1).reshape(n, d)
+    misaligned[...] = X
+    reversed_rows = np.ascontiguousarray(X[::-1])[::-1]
+    swapped = X.astype(X.dtype.newbyteorder())
+    return {
+        "contiguous": X,
+        "fortran": np.asfortranarray(X),
+        "strided": strided,
+        "misaligned": misaligned,
+        "reversed": reversed_rows,
+        "swapped": swapped,
+    }
+
+
+# The extremes, checked first: (n_samples, n_features, n_components).
+_FUZZ_EXTREMES = [(0, 5, 3), (70, 64, 20), (1, 1, 1), (17, 16, 20), (33, 17, 1)]
+
+
+def _fuzz_case(rng, shape=None):
+    """A random model and X: n 0..70, d 1..64, K 1..20, any covariance type."""
+    n_samples = int(rng.randint(0, 71))
+    n_features = int(rng.choice([rng.randint(1, 17), rng.randint(17, 65)]))
+    n_components = int(rng.randint(1, 21))
+    if shape is not None:
+        n_samples, n_features, n_components = shape
+    covariance_type = COVARIANCE_TYPES[rng.randint(4)]
+    dense = bool(rng.rand() < 0.3)
+    dtype = np.float32 if rng.rand() < 0.5 else np.float64
+    means, factors, precisions = random_model(
+        rng, n_components, n_features, covariance_type, dense
+    )
+    means += rng.choice([0.0, 1e3, -1e4])
+    X = means[rng.randint(n_components, size=n_samples)] + rng.normal(
+        scale=rng.choice([0.5, 2.0]), size=(n_samples, n_features)
+    )
+    return means, factors, precisions, covariance_type, X.astype(dtype)
+
+
+@pytest.mark.parametrize("implementation", KERNELS)
+def test_fuzz_both_kernels_against_the_formula(implementation):
+    """Check every kernel and instruction set on random shapes and layouts.
+
+    Random n (0 .. 70: empty, partial and full tiles), d (1 .. 64: each
+    unrolled width and the generic tile), K (1 .. 20), covariance types,
+    dense and triangular factors, float32 and float64, and X contiguous,
+    Fortran-ordered, strided, misaligned, reversed and byte-swapped: the
+    squared distances match the float64 formula on the same values, and
+    membership, per-component membership and the scaled minimum agree
+    with them exactly.
+    """
+    rng = np.random.RandomState(20)
+    for case in range(40):
+        shape = _FUZZ_EXTREMES[case] if case < len(_FUZZ_EXTREMES) else None
+        means, factors, precisions, covariance_type, X = _fuzz_case(rng, shape)
+        dtype = X.dtype
+        expected = textbook_squared(X, means, precisions)
+        n_components = means.shape[0]
+        kernel = MahalanobisKernel(means, factors, covariance_type, dtype)
+        thresholds = np.median(expected, axis=0) if len(X) else np.ones(n_components)
+        scales = rng.uniform(0.5, 2, size=n_components)
+        scales[rng.rand(n_components) < 0.3] = np.inf
+        scales[0] = 1.0
+        finite = np.isfinite(scales)
+        # float32: errors of eps * (|F| |x - c| + |b|)**2, relative to the
+        # largest squared distance of the case (measured: below 1 % of these)
+        largest = max(1.0, expected.max(initial=0))
+        if dtype == np.float64:
+            rtol, atol = 1e-10, 1e-12 * largest
+        else:
+            rtol, atol = 1e-5, 1e-5 * largest
+        with use_compiled_kernel(False):
+            reference = kernel.squared(X)  # the NumPy kernel
+        for layout, data in _layouts(X).items():
+            message = (
+                f"case {case}: n={X.shape[0]} d={X.shape[1]} K={n_components} "
+                f"{covariance_type} {dtype.name} {layout}"
+            )
+            with selected(implementation):
+                squared = kernel.squared(data)
+                within = kernel.within(data, thresholds)
+                each = kernel.within(data, thresholds, per_component=True)
+                smallest = kernel.min_scaled(data, scales)
+            assert squared.shape == (X.shape[0], n_components), message
+            assert squared.dtype == dtype, message
+            assert_allclose(squared, expected, rtol=rtol, atol=atol, err_msg=message)
+            assert_allclose(squared, reference, rtol=rtol, atol=atol, err_msg=message)
+            limits = thresholds.astype(dtype)
+            assert_array_equal(each, squared <= limits, err_msg=message)
+            assert_array_equal(within, (squared <= limits).any(axis=1), message)
+            assert_allclose(
+                smallest,
+                np.min(squared[:, finite] * scales[finite].astype(dtype), axis=1),
+                rtol=1e-6 if dtype == np.float32 else 1e-12,
+                err_msg=message,
+            )
