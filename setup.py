@@ -17,6 +17,13 @@ class OptionalBuildExt(build_ext):
             for extension in self.extensions:
                 # contract a * b + c into fused multiply-adds where the CPU has them
                 extension.extra_compile_args = ["-O3", "-std=c11", "-ffp-contract=fast"]
+        # the one slow step of an install: say so before it starts
+        print(
+            "sklearn-nsigma: compiling the optional kernel sklearn_nsigma._ckernel "
+            "(up to a minute on a busy machine; without a C compiler the NumPy "
+            "kernel is used instead)",
+            flush=True,
+        )
         super().build_extensions()
 
 

@@ -27,9 +27,6 @@
 #define MODE_WITHIN 2
 #define MODE_WITHIN_EACH 3
 
-/* n_features up to this get a tile function of their own */
-#define SMALL_D 16
-
 /* tiles ahead of the current one whose rows are prefetched */
 #ifndef PREFETCH_TILES
 #define PREFETCH_TILES 8
@@ -39,17 +36,11 @@
  * (SSE2, NEON), 32 for AVX2, 64 for AVX-512. Vectors wider than the target's
  * registers would be split by the compiler, through memory. */
 typedef double vf64x2 __attribute__((vector_size(16)));
-typedef long long vi64x2 __attribute__((vector_size(16)));
 typedef float vf32x4 __attribute__((vector_size(16)));
-typedef int vi32x4 __attribute__((vector_size(16)));
 typedef double vf64x4 __attribute__((vector_size(32)));
-typedef long long vi64x4 __attribute__((vector_size(32)));
 typedef float vf32x8 __attribute__((vector_size(32)));
-typedef int vi32x8 __attribute__((vector_size(32)));
 typedef double vf64x8 __attribute__((vector_size(64)));
-typedef long long vi64x8 __attribute__((vector_size(64)));
 typedef float vf32x16 __attribute__((vector_size(64)));
-typedef int vi32x16 __attribute__((vector_size(64)));
 
 /* the widest vector: the size of the kernel's per-feature scratch */
 #define MAX_VECTOR_BYTES 64
@@ -60,94 +51,34 @@ typedef int vi32x16 __attribute__((vector_size(64)));
 #define HAVE_X86_DISPATCH 0
 #endif
 
-#define INSTANTIATE_BODY "_ckernel_body.h"
+#include "_ckernel_body.h"
 
-/* baseline instantiations */
-#define TARGET
-#define REAL double
-#define VREAL vf64x2
-#define VMASK vi64x2
-#define LANES 2
-#define NAME(x) f64_generic_##x
-#include INSTANTIATE_BODY
-#undef REAL
-#undef VREAL
-#undef VMASK
-#undef LANES
-#undef NAME
-#define REAL float
-#define VREAL vf32x4
-#define VMASK vi32x4
-#define LANES 4
-#define NAME(x) f32_generic_##x
-#include INSTANTIATE_BODY
-#undef REAL
-#undef VREAL
-#undef VMASK
-#undef LANES
-#undef NAME
-#undef TARGET
-
+/* The baseline kernels, and on x86-64 the AVX2 and AVX-512 ones, which
+ * load tiles with the register transposes of _ckernel_transpose.h. On
+ * x86-64 the baseline only serves CPUs without AVX2 (older than 2013), so it
+ * takes the generic tiles alone; elsewhere (NEON) it is the kernel, with
+ * tiles for small widths like the others. */
+#if HAVE_X86_DISPATCH
+#define BASELINE_WIDTHS NO_WIDTHS
+#else
+#define BASELINE_WIDTHS SMALL_WIDTHS
+#endif
+DEFINE_KERNEL(f64_generic, double, vf64x2, , f64_generic_gather,
+              BASELINE_WIDTHS)
+DEFINE_KERNEL(f32_generic, float, vf32x4, , f32_generic_gather,
+              BASELINE_WIDTHS)
 #if HAVE_X86_DISPATCH
 #include "_ckernel_transpose.h"
-
-#define TARGET __attribute__((target("avx2,fma")))
-#define TRANSPOSE(X, d, columns) f64_avx2_transpose((X), (d), (columns))
-#define REAL double
-#define VREAL vf64x4
-#define VMASK vi64x4
-#define LANES 4
-#define NAME(x) f64_avx2_##x
-#include INSTANTIATE_BODY
-#undef TRANSPOSE
-#undef REAL
-#undef VREAL
-#undef VMASK
-#undef LANES
-#undef NAME
-#define TRANSPOSE(X, d, columns) f32_avx2_transpose((X), (d), (columns))
-#define REAL float
-#define VREAL vf32x8
-#define VMASK vi32x8
-#define LANES 8
-#define NAME(x) f32_avx2_##x
-#include INSTANTIATE_BODY
-#undef TRANSPOSE
-#undef REAL
-#undef VREAL
-#undef VMASK
-#undef LANES
-#undef NAME
-#undef TARGET
-
-#define TARGET __attribute__((target("avx512f,fma")))
-#define TRANSPOSE(X, d, columns) f64_avx512_transpose((X), (d), (columns))
-#define REAL double
-#define VREAL vf64x8
-#define VMASK vi64x8
-#define LANES 8
-#define NAME(x) f64_avx512_##x
-#include INSTANTIATE_BODY
-#undef TRANSPOSE
-#undef REAL
-#undef VREAL
-#undef VMASK
-#undef LANES
-#undef NAME
-#define TRANSPOSE(X, d, columns) f32_avx512_transpose((X), (d), (columns))
-#define REAL float
-#define VREAL vf32x16
-#define VMASK vi32x16
-#define LANES 16
-#define NAME(x) f32_avx512_##x
-#include INSTANTIATE_BODY
-#undef TRANSPOSE
-#undef REAL
-#undef VREAL
-#undef VMASK
-#undef LANES
-#undef NAME
-#undef TARGET
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX512_TARGET __attribute__((target("avx512f,fma")))
+DEFINE_KERNEL(f64_avx2, double, vf64x4, AVX2_TARGET, f64_avx2_transpose,
+              SMALL_WIDTHS)
+DEFINE_KERNEL(f32_avx2, float, vf32x8, AVX2_TARGET, f32_avx2_transpose,
+              SMALL_WIDTHS)
+DEFINE_KERNEL(f64_avx512, double, vf64x8, AVX512_TARGET,
+              f64_avx512_transpose, SMALL_WIDTHS)
+DEFINE_KERNEL(f32_avx512, float, vf32x16, AVX512_TARGET,
+              f32_avx512_transpose, SMALL_WIDTHS)
 #endif
 
 /* The instruction sets, best first; "generic" runs everywhere. */
@@ -307,8 +238,9 @@ PyDoc_STRVAR(compute_doc,
 "``out`` in the boolean modes (one byte per value). X has shape\n"
 "(n_samples, n_features), and ``center`` n_features values exactly.\n"
 "``factors`` holds ``n_factors`` (1 when tied, else n_components) matrices\n"
-"F with y_j = sum_i F[j, i] (x_i - center_i) - bias[k, j]; ``structure``\n"
-"is 0 (dense F), 1 (lower triangular F) or 2 (diagonal F). ``mode``: 0\n"
+"G with y_j = sum_i G[i, j] (x_i - center_i) - bias[k, j] (G is the\n"
+"precision Cholesky factor); ``structure`` is 0 (dense G), 1 (upper\n"
+"triangular G) or 2 (diagonal G). ``mode``: 0\n"
 "squared distances (n_samples, n_components); 1 the minimum over the\n"
 "components with finite limits[k] of limits[k] * squared (n_samples,);\n"
 "2 any(squared <= limits) (n_samples,) bool; 3 squared <= limits\n"

@@ -328,31 +328,31 @@ class MahalanobisKernel:
         """The compiled kernel's form of the factors: y = F (x - c) - bias.
 
         ``F`` is the transposed precision Cholesky factor (one matrix for
-        ``tied``), ``bias[k] = F_k (mu_k - c)``; ``structure`` tells the
-        kernel which entries can be nonzero (0 dense, 1 lower triangular,
-        2 diagonal), so that it skips the exact zeros of triangular factors.
+        ``tied``), ``bias[k] = F_k (mu_k - c)``. The kernel reads ``F``
+        column by column, so it is passed as ``F.T``, the precision Cholesky
+        factor as scikit-learn stores it; ``structure`` tells the kernel which
+        entries of ``F`` can be nonzero (0 dense, 1 lower triangular, 2
+        diagonal), so that it skips the exact zeros of triangular factors.
         """
         d = self.n_features
         if self.diagonal:
-            transposed = np.zeros((self.n_components, d, d))
-            transposed[:, np.arange(d), np.arange(d)] = factors
+            stored = np.zeros((self.n_components, d, d))
+            stored[:, np.arange(d), np.arange(d)] = factors
             structure = 2
         else:
-            transposed = np.swapaxes(factors, 1, 2)
-            if covariance_type == "tied":
-                transposed = transposed[:1]
-            lower = not np.triu(transposed, k=1).any()
+            stored = factors[:1] if covariance_type == "tied" else factors
+            lower = not np.tril(stored, k=-1).any()  # F = stored.T
             structure = 1 if lower else 0
         bias = np.einsum(
-            "kij,kj->ki",
-            np.broadcast_to(transposed, (self.n_components, d, d)),
+            "kji,kj->ki",
+            np.broadcast_to(stored, (self.n_components, d, d)),
             offsets,
         )
         return {
             "center": np.ascontiguousarray(self.center[:, 0]),
-            "factors": np.ascontiguousarray(transposed, dtype=self.dtype),
+            "factors": np.ascontiguousarray(stored, dtype=self.dtype),
             "bias": np.ascontiguousarray(bias, dtype=self.dtype),
-            "n_factors": transposed.shape[0],
+            "n_factors": stored.shape[0],
             "structure": structure,
         }
 

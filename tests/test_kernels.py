@@ -7,6 +7,7 @@ unrolled sizes, partial tiles, dense, triangular and diagonal factors, tied
 factors and each output mode.
 """
 
+import functools
 import os
 import re
 import shutil
@@ -92,7 +93,7 @@ def textbook_squared(X, means, precisions):
 @settings(max_examples=40, deadline=None)
 @given(
     n_samples=st.integers(1, 70),
-    n_features=st.sampled_from([1, 2, 3, 5, 8, 10, 16, 17, 24, 33]),
+    n_features=st.sampled_from([1, 2, 3, 5, 8, 10, 11, 14, 16, 17, 24, 33]),
     n_components=st.integers(1, 4),
     covariance_type=st.sampled_from(["full", "tied", "diag", "spherical"]),
     dense=st.booleans(),
@@ -163,19 +164,31 @@ def test_compiled_kernel_every_width(isa, dtype, n_features):
 
     AVX-512 transposes a tile in groups of eight features, the last group
     under a mask: each width takes a different mix of full and masked groups.
+    Triangular, dense and diagonal factors of each width take the tile of
+    that width or the generic tile's blocks of 8, 4, 2 and 1 outputs.
     """
     rng = np.random.RandomState(n_features)
-    means, factors, precisions = random_model(rng, 2, n_features, "full")
-    X = means[rng.randint(2, size=53)] + rng.normal(size=(53, n_features))
-    X = X.astype(dtype)
-    expected = textbook_squared(X, means, precisions)
-    kernel = MahalanobisKernel(means, factors, "full", dtype)
-    with use_compiled_kernel(True, isa):
-        squared = kernel.squared(X)
-    if dtype == np.float64:
-        assert_allclose(squared, expected, rtol=1e-10)
-    else:
-        assert_allclose(squared, expected, rtol=1e-4, atol=1e-5 * expected.max())
+    for covariance_type, dense in [("full", False), ("full", True), ("diag", False)]:
+        means, factors, precisions = random_model(
+            rng, 2, n_features, covariance_type, dense
+        )
+        X = means[rng.randint(2, size=53)] + rng.normal(size=(53, n_features))
+        X = X.astype(dtype)
+        expected = textbook_squared(X, means, precisions)
+        kernel = MahalanobisKernel(means, factors, covariance_type, dtype)
+        with use_compiled_kernel(True, isa):
+            squared = kernel.squared(X)
+        message = f"{covariance_type}, dense={dense}"
+        if dtype == np.float64:
+            assert_allclose(squared, expected, rtol=1e-10, err_msg=message)
+        else:
+            assert_allclose(
+                squared,
+                expected,
+                rtol=1e-4,
+                atol=1e-5 * expected.max(),
+                err_msg=message,
+            )
 
 
 _READ_WITHIN_X = """
@@ -393,6 +406,19 @@ def test_the_compiled_kernel_is_built_where_a_compiler_is():
         assert distance.compiled_kernel_available()
 
 
+@functools.cache
+def _fitted_pair(n_features):
+    """A mixture and a detector of it, fitted once per width for the module.
+
+    The tests that use them check that they are left unchanged.
+    """
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    X_fit = np.random.RandomState(0).normal(size=(300, n_features))
+    model = NSigmaGaussianMixture(n_components=2, random_state=0).fit(X_fit)
+    return model, NSigmaOutlierDetector(model).fit(X_fit)
+
+
 @pytest.mark.parametrize("implementation", KERNELS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_features", [3, 10])  # partial group; full + partial
@@ -408,12 +434,8 @@ def test_non_finite_input_raises_the_scikit_learn_error(
     """
     from sklearn.utils.validation import check_array
 
-    from sklearn_nsigma import NSigmaOutlierDetector
-
-    rng = np.random.RandomState(0)
-    X_fit = rng.normal(size=(300, n_features))
-    model = NSigmaGaussianMixture(n_components=2, random_state=0).fit(X_fit)
-    detector = NSigmaOutlierDetector(model).fit(X_fit)
+    model, detector = _fitted_pair(n_features)
+    rng = np.random.RandomState(1)
     X = rng.normal(size=(1031, n_features)).astype(dtype)
     X[row, n_features - 1] = bad
     calls = {
