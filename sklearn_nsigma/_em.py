@@ -89,11 +89,14 @@ def _map_chunks(n_samples: int, rows: int, make_state, step) -> list:
     n_threads = 1
     if len(starts) >= _MIN_CHUNKS_FOR_THREADS:
         n_threads = min(_blas_threads(), len(starts))
-    if n_threads == 1:
-        return [run(starts)]
-    groups = [starts[i::n_threads] for i in range(n_threads)]
-    with _single_threaded_blas(), ThreadPoolExecutor(n_threads) as executor:
-        return list(executor.map(run, groups))
+    # BLAS (and the distance kernel, which reads its limit) single-threaded
+    # inside: the threads here are the only ones
+    with _single_threaded_blas():
+        if n_threads == 1:
+            return [run(starts)]
+        groups = [starts[i::n_threads] for i in range(n_threads)]
+        with ThreadPoolExecutor(n_threads) as executor:
+            return list(executor.map(run, groups))
 
 
 # -- E-step -------------------------------------------------------------------
@@ -433,9 +436,10 @@ class GaussianEMMixin(_KernelEMMixin):
             X, log_resp
         )
         self.weights_ /= self.weights_.sum()
-        self.precisions_cholesky_ = _compute_precision_cholesky(
-            self.covariances_, self.covariance_type
-        )
+        with _single_threaded_blas():
+            self.precisions_cholesky_ = _compute_precision_cholesky(
+                self.covariances_, self.covariance_type
+            )
 
 
 class BayesianEMMixin(_KernelEMMixin):
@@ -464,17 +468,20 @@ class BayesianEMMixin(_KernelEMMixin):
         if not self._numpy_input(X, None):
             return super()._initialize(X, resp)
         nk, xk, sk, _ = self._statistics(X, resp, log=False)
-        self._estimate_weights(nk)
-        self._estimate_means(nk, xk)
-        self._estimate_precisions(nk, xk, sk)
+        self._update_posterior(nk, xk, sk)
+
+    def _update_posterior(self, nk, xk, sk):
+        """The parent's updates from the sums (small matrices, one thread)."""
+        with _single_threaded_blas():
+            self._estimate_weights(nk)
+            self._estimate_means(nk, xk)
+            self._estimate_precisions(nk, xk, sk)
 
     def _m_step(self, X, log_resp, xp=None):
         if not self._numpy_input(X, xp):
             return super()._m_step(X, log_resp, xp=xp)
         nk, xk, sk, entropy = self._statistics(X, log_resp, entropy=True)
-        self._estimate_weights(nk)
-        self._estimate_means(nk, xk)
-        self._estimate_precisions(nk, xk, sk)
+        self._update_posterior(nk, xk, sk)
         self._resp_entropy = (log_resp, entropy)
 
     def _compute_lower_bound(self, log_resp, log_prob_norm):
