@@ -13,10 +13,11 @@ E-step
     log-responsibilities. While the chunk is in cache the per-component
     constants (log-determinants, log-weights and, for the Bayesian mixture,
     the expectations of the variational posterior) are added and the
-    log-sum-exp is taken: shifted by the largest constant (an upper bound of
-    every term, the distances being non-negative), summed with a
-    matrix-vector product, and shifted by each row's own maximum only for
-    the rare rows whose sum underflows. No (n_samples, n_components,
+    log-sum-exp is taken, in a (n_components, chunk) buffer so that every
+    elementwise step runs along long contiguous rows: shifted by the largest
+    constant (an upper bound of every term, the distances being
+    non-negative), and by each row's own maximum only for the rare rows
+    whose sum underflows. No (n_samples, n_components,
     n_features) array is formed and the only full-size array is the
     log-responsibilities the fit loop needs.
 
@@ -99,8 +100,149 @@ def _map_chunks(n_samples: int, rows: int, make_state, step) -> list:
             return list(executor.map(run, groups))
 
 
+# -- M-step sums --------------------------------------------------------------
+def _center(X) -> np.ndarray:
+    """Mean of a strided subsample of X, in float64: where sums are centred."""
+    step = max(1, X.shape[0] // _CENTER_ROWS)
+    return X[::step].mean(axis=0, dtype=np.float64)
+
+
+class _Moments:
+    """Responsibility-weighted sums of the rows of X, centred, chunk by chunk.
+
+    ``add`` takes the (n_components, m) responsibilities of a chunk of rows
+    (float64) and adds, for every component, the sum of the
+    responsibilities, of ``r (x - c)`` and of the second moments
+    ``r (x - c)(x - c)^T`` (all pairs for ``full``, squares for ``diag`` and
+    ``spherical``; for ``tied`` the unweighted scatter) with one matrix
+    product. ``result`` combines the states of the threads.
+    """
+
+    def __init__(self, X, n_components, covariance_type, entropy=False):
+        self.X = X
+        self.center = _center(X)
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.entropy = entropy
+        d = self.n_features = X.shape[1]
+        if covariance_type == "full":
+            self.n_head = d * (d + 1) // 2
+        elif covariance_type in ("diag", "spherical"):
+            self.n_head = d
+        else:
+            self.n_head = 0
+        self.n_rows = self.n_head + d + 1
+        self.offsets = np.cumsum([0] + [d - a for a in range(d)])
+
+    @property
+    def row_bytes(self) -> int:
+        return 8 * (self.n_rows + 2 * self.n_components)
+
+    def new_state(self, rows: int) -> dict:
+        design = np.empty((self.n_rows, rows))
+        design[-1] = 1.0
+        return {
+            "design": design,
+            "weights": np.empty((self.n_components, rows)),
+            "sums": np.zeros((self.n_components, self.n_rows)),
+            "total": (
+                np.zeros((self.n_features, self.n_features))
+                if self.covariance_type == "tied"
+                else None
+            ),
+            "entropy": 0.0,
+        }
+
+    def add(self, state, batch, weights) -> None:
+        d, n_head = self.n_features, self.n_head
+        design = state["design"][:, : weights.shape[1]]
+        tail = design[n_head:]
+        np.subtract(self.X[batch].T, self.center[:, np.newaxis], out=tail[:d])
+        if self.covariance_type == "full":
+            offsets = self.offsets
+            for a in range(d):
+                np.multiply(tail[a:d], tail[a], out=design[offsets[a] : offsets[a + 1]])
+        elif n_head:
+            np.square(tail[:d], out=design[:d])
+        state["sums"] += weights @ design.T
+        if state["total"] is not None:
+            state["total"] += tail[:d] @ tail[:d].T
+
+    def result(self, states) -> dict:
+        """``center`` (d,), ``counts`` (K,), ``first`` (K, d), ``second``.
+
+        ``second`` is (K, d, d) for ``full``, (K, d) for ``diag`` and
+        ``spherical`` and the scatter (d, d) of all samples for ``tied``;
+        ``entropy`` (the sum of ``resp * log_resp``) when asked. float64.
+        """
+        d, n_head, n_components = self.n_features, self.n_head, self.n_components
+        sums = sum(state["sums"] for state in states)
+        stats = {
+            "center": self.center,
+            "counts": sums[:, -1].copy(),
+            "first": sums[:, n_head : n_head + d].copy(),
+        }
+        if self.covariance_type == "full":
+            second = np.empty((n_components, d, d))
+            for a in range(d):
+                block = sums[:, self.offsets[a] : self.offsets[a + 1]]
+                second[:, a, a:] = block
+                second[:, a:, a] = block
+            stats["second"] = second
+        elif n_head:
+            stats["second"] = sums[:, :d].copy()
+        else:
+            stats["second"] = sum(state["total"] for state in states)
+        if self.entropy:
+            stats["entropy"] = sum(state["entropy"] for state in states)
+        return stats
+
+
+def gaussian_statistics(X, resp, covariance_type, *, log=True, entropy=False):
+    """The sums of :class:`_Moments` from given (log-)responsibilities.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Samples.
+
+    resp : ndarray of shape (n_samples, n_components)
+        Responsibilities, or their logarithms when ``log`` is True.
+
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+        Which second moments to form.
+
+    log : bool, default=True
+        Whether ``resp`` holds log-responsibilities.
+
+    entropy : bool, default=False
+        Also sum ``resp * log_resp`` (``log`` must be True).
+
+    Returns
+    -------
+    stats : dict
+        As :meth:`_Moments.result`.
+    """
+    n_samples, n_components = resp.shape
+    moments = _Moments(X, n_components, covariance_type, entropy=entropy)
+    rows = _chunk_rows(n_samples, moments.row_bytes)
+
+    def step(state, batch):
+        weights = state["weights"][:, : batch.stop - batch.start]
+        if log:
+            np.exp(resp[batch].T, out=weights)
+        else:
+            weights[...] = resp[batch].T
+        moments.add(state, batch, weights)
+        if entropy:
+            state["entropy"] += float(np.vdot(weights, resp[batch].T))
+
+    states = _map_chunks(n_samples, rows, lambda: moments.new_state(rows), step)
+    return moments.result(states)
+
+
 # -- E-step -------------------------------------------------------------------
-def log_prob_resp(X, kernel, offsets, *, resp_out=None, norm_out=None):
+def log_prob_resp(X, kernel, offsets, *, resp_out=None, norm_out=None, moments=None):
     """Log-responsibilities and log-likelihoods of the rows of X, fused.
 
     The weighted log-probability of sample ``i`` under component ``k`` is
@@ -124,10 +266,18 @@ def log_prob_resp(X, kernel, offsets, *, resp_out=None, norm_out=None):
     norm_out : ndarray of shape (n_samples,), default=None
         Receives ``log p(x_i)`` when given.
 
+    moments : _Moments, default=None
+        When given, the responsibilities of each chunk, still in cache, are
+        also added to these sums (the next M-step's), which saves the M-step
+        a pass over X and the exponentials.
+
     Returns
     -------
     total : float
         The sum of ``log p(x_i)`` over the samples.
+
+    stats : dict or None
+        ``moments.result(...)``, or None without ``moments``.
     """
     n_samples = X.shape[0]
     n_components = offsets.shape[0]
@@ -135,158 +285,66 @@ def log_prob_resp(X, kernel, offsets, *, resp_out=None, norm_out=None):
     offsets = np.asarray(offsets, dtype=np.float64)
     finite = offsets[np.isfinite(offsets)]
     shift = float(finite.max()) if finite.size else 0.0
-    shifted = (offsets - shift).astype(dtype)
-    ones = np.ones(n_components, dtype=dtype)
+    column = (offsets - shift).astype(dtype)[:, np.newaxis]
     # sums below this are recomputed with the row's own maximum
     tiny = float(np.finfo(dtype).tiny) * 2.0**60
-    rows = _chunk_rows(n_samples, 3 * n_components * dtype.itemsize)
+    row_bytes = 4 * n_components * dtype.itemsize
+    if moments is not None:
+        row_bytes += moments.row_bytes
+    rows = _chunk_rows(n_samples, row_bytes)
 
     def make_state():
-        return {
-            "resp": np.empty((rows, n_components), dtype),
-            "exp": np.empty((rows, n_components), dtype),
-            "sum": np.empty(rows, dtype),
-            "total": 0.0,
-        }
+        # (n_components, rows) buffers: elementwise work along long rows
+        state = {} if moments is None else moments.new_state(rows)
+        state.update(
+            resp=np.empty((rows, n_components), dtype),
+            log=np.empty((n_components, rows), dtype),
+            exp=np.empty((n_components, rows), dtype),
+            sum=np.empty(rows, dtype),
+            log_total=0.0,
+        )
+        return state
 
     def step(state, batch):
         m = batch.stop - batch.start
         block = state["resp"][:m] if resp_out is None else resp_out[batch]
         kernel.squared(X[batch], out=block)
-        block *= -0.5
-        block += shifted
-        expo = np.exp(block, out=state["exp"][:m])
-        sums = np.matmul(expo, ones, out=state["sum"][:m])
+        logs = state["log"][:, :m]
+        np.multiply(block.T, -0.5, out=logs)
+        logs += column
+        expo = np.exp(logs, out=state["exp"][:, :m])
+        sums = np.add.reduce(expo, axis=0, out=state["sum"][:m])
         low = np.flatnonzero(~(sums > tiny))
+        if moments is not None:
+            weights = state["weights"][:, :m]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(expo, sums, out=weights)
         with np.errstate(divide="ignore"):
             np.log(sums, out=sums)
         if low.size:
             # underflow: shift these rows by their own maximum instead
-            rows_low = block[low]
-            peak = rows_low.max(axis=1)
+            cols = logs[:, low]
+            peak = cols.max(axis=0)
             peak[~np.isfinite(peak)] = 0
             with np.errstate(under="ignore", divide="ignore"):
-                sums[low] = (
-                    np.log(np.exp(rows_low - peak[:, np.newaxis]).sum(axis=1)) + peak
-                )
+                sums[low] = np.log(np.exp(cols - peak).sum(axis=0)) + peak
         with np.errstate(under="ignore", invalid="ignore"):
-            block -= sums[:, np.newaxis]
-        state["total"] += float(sums.sum(dtype=np.float64)) + m * shift
+            np.subtract(logs, sums, out=logs)
+        block.T[...] = logs
+        state["log_total"] += float(sums.sum(dtype=np.float64)) + m * shift
         if norm_out is not None:
             np.add(sums, shift, out=norm_out[batch])
+        if moments is not None:
+            if low.size:
+                with np.errstate(under="ignore"):
+                    weights[:, low] = np.exp(logs[:, low])
+            moments.add(state, batch, weights)
+            if moments.entropy:
+                state["entropy"] += float(np.vdot(weights, logs))
 
     states = _map_chunks(n_samples, rows, make_state, step)
-    return sum(state["total"] for state in states)
-
-
-# -- M-step -------------------------------------------------------------------
-def _center(X) -> np.ndarray:
-    """Mean of a strided subsample of X, in float64: where sums are centred."""
-    step = max(1, X.shape[0] // _CENTER_ROWS)
-    return X[::step].mean(axis=0, dtype=np.float64)
-
-
-def gaussian_statistics(X, resp, covariance_type, *, log=True, entropy=False):
-    """Responsibility-weighted sums of X, centred, in one pass.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        Samples.
-
-    resp : ndarray of shape (n_samples, n_components)
-        Responsibilities, or their logarithms when ``log`` is True.
-
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}
-        Which second moments to form.
-
-    log : bool, default=True
-        Whether ``resp`` holds log-responsibilities.
-
-    entropy : bool, default=False
-        Also return ``sum(resp * log_resp)`` (``log`` must be True).
-
-    Returns
-    -------
-    stats : dict
-        ``center`` (d,), ``counts`` (K,) (the sums of the responsibilities),
-        ``first`` (K, d) (sums of ``r (x - c)``), ``second`` (the sums of
-        ``r (x - c)(x - c)^T``: (K, d, d) for ``full``, (K, d) for ``diag`` and
-        ``spherical``, ``(x - c)(x - c)^T`` summed over all samples, (d, d),
-        for ``tied``), and ``entropy`` when asked; all float64.
-    """
-    n_samples, n_features = X.shape
-    n_components = resp.shape[1]
-    center = _center(X)
-    d = n_features
-    if covariance_type == "full":
-        n_head = d * (d + 1) // 2
-    elif covariance_type in ("diag", "spherical"):
-        n_head = d
-    else:
-        n_head = 0
-    n_rows = n_head + d + 1
-    rows = _chunk_rows(n_samples, 8 * (n_rows + 2 * n_components + d))
-    offsets = np.cumsum([0] + [d - a for a in range(d)])
-
-    def make_state():
-        design = np.empty((n_rows, rows))
-        design[-1] = 1.0
-        return {
-            "design": design,
-            "resp": np.empty((n_components, rows)),
-            "product": np.empty((n_components, rows)) if entropy else None,
-            "sums": np.zeros((n_components, n_rows)),
-            "total": np.zeros((d, d)) if covariance_type == "tied" else None,
-            "entropy": 0.0,
-        }
-
-    def step(state, batch):
-        m = batch.stop - batch.start
-        design = state["design"][:, :m]
-        tail = design[n_head:]
-        np.subtract(X[batch].T, center[:, np.newaxis], out=tail[:d])
-        if covariance_type == "full":
-            for a in range(d):
-                np.multiply(
-                    tail[a:d], tail[a], out=design[offsets[a] : offsets[a + 1]]
-                )
-        elif n_head:
-            np.square(tail[:d], out=design[:d])
-        weights = state["resp"][:, :m]
-        if log:
-            np.exp(resp[batch].T, out=weights)
-        else:
-            weights[...] = resp[batch].T
-        state["sums"] += weights @ design.T
-        if state["total"] is not None:
-            state["total"] += tail[:d] @ tail[:d].T
-        if entropy:
-            product = state["product"][:, :m]
-            np.multiply(weights, resp[batch].T, out=product)
-            state["entropy"] += float(product.sum())
-
-    states = _map_chunks(n_samples, rows, make_state, step)
-    sums = sum(state["sums"] for state in states)
-    stats = {
-        "center": center,
-        "counts": sums[:, -1].copy(),
-        "first": sums[:, n_head : n_head + d].copy(),
-    }
-    if covariance_type == "full":
-        second = np.empty((n_components, d, d))
-        for a in range(d):
-            block = sums[:, offsets[a] : offsets[a + 1]]
-            second[:, a, a:] = block
-            second[:, a:, a] = block
-        stats["second"] = second
-    elif n_head:
-        stats["second"] = sums[:, :d].copy()
-    else:
-        stats["second"] = sum(state["total"] for state in states)
-    if entropy:
-        stats["entropy"] = sum(state["entropy"] for state in states)
-    return stats
+    total = sum(state["log_total"] for state in states)
+    return total, None if moments is None else moments.result(states)
 
 
 def estimate_gaussian_parameters(stats, resp_dtype, X_dtype, reg_covar, cov_type):
@@ -349,9 +407,16 @@ def _gaussian_log_offsets(means, precisions_cholesky, covariance_type):
 class _KernelEMMixin:
     """EM steps of a Gaussian mixture on the distance kernel, for NumPy input.
 
-    Used left of a scikit-learn mixture class; ``_log_prob_offsets`` and
-    ``_m_step_from_statistics`` are the class's own parts.
+    Used left of a scikit-learn mixture class, whose ``fit_predict`` runs the
+    loop. ``_e_step`` also adds up the next M-step's sums while each chunk of
+    responsibilities is in cache and keeps them until ``_m_step`` is called
+    with the same log-responsibilities (otherwise ``_m_step`` computes them
+    from its arguments). ``_log_prob_offsets`` and ``_update_parameters``
+    are each class's own parts.
     """
+
+    # whether the lower bound needs sum(resp * log_resp)
+    _needs_entropy = False
 
     def _numpy_input(self, X, xp) -> bool:
         xp, _ = get_namespace(X, xp=xp)
@@ -385,40 +450,62 @@ class _KernelEMMixin:
             return super()._estimate_weighted_log_prob(X, xp=xp)
         return self._kernel_log_prob(X, self._weighted_offsets(X.shape[1]))
 
-    def _fused_e_step(self, X, norm_out=None):
+    def _fused_e_step(self, X, norm_out=None, moments=None):
         kernel = self._em_kernel(X)
         log_resp = np.empty((X.shape[0], kernel.n_components), dtype=kernel.dtype)
-        total = log_prob_resp(
+        total, stats = log_prob_resp(
             X,
             kernel,
             self._weighted_offsets(X.shape[1]),
             resp_out=log_resp,
             norm_out=norm_out,
+            moments=moments,
         )
-        return total, log_resp
+        return total, log_resp, stats
 
     def _estimate_log_prob_resp(self, X, xp=None):
         if not self._numpy_input(X, xp):
             return super()._estimate_log_prob_resp(X, xp=xp)
         dtype = np.result_type(X.dtype, self.means_, self.precisions_cholesky_)
         log_prob_norm = np.empty(X.shape[0], dtype=dtype)
-        _, log_resp = self._fused_e_step(X, norm_out=log_prob_norm)
+        _, log_resp, _ = self._fused_e_step(X, norm_out=log_prob_norm)
         return log_prob_norm, log_resp
 
     def _e_step(self, X, xp=None):
         if not self._numpy_input(X, xp):
             return super()._e_step(X, xp=xp)
-        total, log_resp = self._fused_e_step(X)
+        moments = _Moments(
+            X, self.n_components, self.covariance_type, entropy=self._needs_entropy
+        )
+        total, log_resp, stats = self._fused_e_step(X, moments=moments)
+        self._em_pending = (X, log_resp, stats)
         return log_resp.dtype.type(total / X.shape[0]), log_resp
 
-    def _statistics(self, X, resp, *, log=True, entropy=False):
-        stats = gaussian_statistics(
-            X, resp, self.covariance_type, log=log, entropy=entropy
+    def _m_step(self, X, log_resp, xp=None):
+        if not self._numpy_input(X, xp):
+            return super()._m_step(X, log_resp, xp=xp)
+        pending = self.__dict__.pop("_em_pending", None)
+        if pending is not None and pending[0] is X and pending[1] is log_resp:
+            stats = pending[2]
+        else:
+            stats = gaussian_statistics(
+                X, log_resp, self.covariance_type, entropy=self._needs_entropy
+            )
+        self._update_parameters(X, log_resp, stats)
+
+    def _gaussian_parameters(self, X, resp_dtype, stats):
+        """``(nk, means, covariances)`` as scikit-learn's M-step has them."""
+        return estimate_gaussian_parameters(
+            stats, resp_dtype, X.dtype, self.reg_covar, self.covariance_type
         )
-        nk, means, covariances = estimate_gaussian_parameters(
-            stats, resp.dtype, X.dtype, self.reg_covar, self.covariance_type
-        )
-        return nk, means, covariances, stats.get("entropy")
+
+    def fit_predict(self, X, y=None):
+        try:
+            return super().fit_predict(X, y)
+        finally:
+            # the last E-step's sums (and its log_resp) are not needed
+            self.__dict__.pop("_em_pending", None)
+            self.__dict__.pop("_resp_entropy", None)
 
 
 class GaussianEMMixin(_KernelEMMixin):
@@ -429,11 +516,10 @@ class GaussianEMMixin(_KernelEMMixin):
             self.means_, self.precisions_cholesky_, self.covariance_type
         )
 
-    def _m_step(self, X, log_resp, xp=None):
-        if not self._numpy_input(X, xp):
-            return super()._m_step(X, log_resp, xp=xp)
-        self.weights_, self.means_, self.covariances_, _ = self._statistics(
-            X, log_resp
+    def _update_parameters(self, X, log_resp, stats):
+        # GaussianMixture._m_step, from the sums
+        self.weights_, self.means_, self.covariances_ = self._gaussian_parameters(
+            X, log_resp.dtype, stats
         )
         self.weights_ /= self.weights_.sum()
         with _single_threaded_blas():
@@ -445,10 +531,12 @@ class GaussianEMMixin(_KernelEMMixin):
 class BayesianEMMixin(_KernelEMMixin):
     """The kernel EM steps of :class:`~sklearn.mixture.BayesianGaussianMixture`.
 
-    The M-step also sums ``resp * log_resp``, the entropy term of the lower
+    The E-step also sums ``resp * log_resp``, the entropy term of the lower
     bound, so that ``_compute_lower_bound`` need not read the
     responsibilities again.
     """
+
+    _needs_entropy = True
 
     def _log_prob_offsets(self, n_features):
         # _estimate_log_prob of BayesianGaussianMixture at distance 0
@@ -467,8 +555,8 @@ class BayesianEMMixin(_KernelEMMixin):
     def _initialize(self, X, resp):
         if not self._numpy_input(X, None):
             return super()._initialize(X, resp)
-        nk, xk, sk, _ = self._statistics(X, resp, log=False)
-        self._update_posterior(nk, xk, sk)
+        stats = gaussian_statistics(X, resp, self.covariance_type, log=False)
+        self._update_posterior(*self._gaussian_parameters(X, resp.dtype, stats))
 
     def _update_posterior(self, nk, xk, sk):
         """The parent's updates from the sums (small matrices, one thread)."""
@@ -477,18 +565,16 @@ class BayesianEMMixin(_KernelEMMixin):
             self._estimate_means(nk, xk)
             self._estimate_precisions(nk, xk, sk)
 
-    def _m_step(self, X, log_resp, xp=None):
-        if not self._numpy_input(X, xp):
-            return super()._m_step(X, log_resp, xp=xp)
-        nk, xk, sk, entropy = self._statistics(X, log_resp, entropy=True)
-        self._update_posterior(nk, xk, sk)
-        self._resp_entropy = (log_resp, entropy)
+    def _update_parameters(self, X, log_resp, stats):
+        # BayesianGaussianMixture._m_step, from the sums
+        self._update_posterior(*self._gaussian_parameters(X, log_resp.dtype, stats))
+        self._resp_entropy = (log_resp, stats["entropy"])
 
     def _compute_lower_bound(self, log_resp, log_prob_norm):
         cached = self.__dict__.pop("_resp_entropy", None)
         if cached is None or cached[0] is not log_resp:
             return super()._compute_lower_bound(log_resp, log_prob_norm)
         # the parent's bound with -sum(resp * log_resp) replaced by the sum
-        # taken in the M-step: the parent computes it with log_resp of zeros
+        # taken with the M-step's: the parent computes it with log_resp of zeros
         zeros = np.zeros((1, log_resp.shape[1]), dtype=log_resp.dtype)
         return super()._compute_lower_bound(zeros, log_prob_norm) - cached[1]

@@ -80,9 +80,9 @@ def _collect(module, prefix=""):
                 reason="the matched message names the subclass", strict=True
             )(test)
         if name in IMPLEMENTATION_DETAIL:
-            test = pytest.mark.xfail(
-                reason=IMPLEMENTATION_DETAIL[name], strict=True
-            )(test)
+            test = pytest.mark.xfail(reason=IMPLEMENTATION_DETAIL[name], strict=True)(
+                test
+            )
         yield name, test
 
 
