@@ -398,9 +398,8 @@ def _gaussian_log_offsets(means, precisions_cholesky, covariance_type):
     log_det = _compute_log_det_cholesky(
         precisions_cholesky, covariance_type, n_features
     )
-    return -0.5 * n_features * math.log(2 * math.pi) + np.asarray(
-        log_det, dtype=np.float64
-    )
+    # in the dtype of the factors, as scikit-learn's log-probabilities
+    return np.asarray(log_det) - 0.5 * n_features * math.log(2 * math.pi)
 
 
 # -- the hooks of BaseMixture -------------------------------------------------
@@ -422,19 +421,22 @@ class _KernelEMMixin:
         xp, _ = get_namespace(X, xp=xp)
         return _is_numpy_namespace(xp) and isinstance(X, np.ndarray)
 
-    def _em_kernel(self, X) -> MahalanobisKernel:
-        dtype = np.result_type(X.dtype, self.means_, self.precisions_cholesky_)
+    def _em_kernel(self, X, offsets) -> MahalanobisKernel:
+        """The kernel in the dtype of the parent's log-probabilities."""
+        dtype = np.result_type(
+            X.dtype, self.means_.dtype, self.precisions_cholesky_.dtype, offsets.dtype
+        )
         return MahalanobisKernel(
             self.means_, self.precisions_cholesky_, self.covariance_type, dtype
         )
 
     def _weighted_offsets(self, n_features) -> np.ndarray:
-        return np.asarray(self._log_prob_offsets(n_features), dtype=np.float64) + (
-            np.asarray(self._estimate_log_weights(), dtype=np.float64)
+        return np.asarray(self._log_prob_offsets(n_features)) + np.asarray(
+            self._estimate_log_weights()
         )
 
     def _kernel_log_prob(self, X, offsets) -> np.ndarray:
-        kernel = self._em_kernel(X)
+        kernel = self._em_kernel(X, offsets)
         log_prob = kernel.squared(X)
         log_prob *= -0.5
         log_prob += offsets.astype(kernel.dtype)
@@ -451,24 +453,25 @@ class _KernelEMMixin:
         return self._kernel_log_prob(X, self._weighted_offsets(X.shape[1]))
 
     def _fused_e_step(self, X, norm_out=None, moments=None):
-        kernel = self._em_kernel(X)
+        offsets = self._weighted_offsets(X.shape[1])
+        kernel = self._em_kernel(X, offsets)
         log_resp = np.empty((X.shape[0], kernel.n_components), dtype=kernel.dtype)
+        if norm_out is True:
+            norm_out = np.empty(X.shape[0], dtype=kernel.dtype)
         total, stats = log_prob_resp(
             X,
             kernel,
-            self._weighted_offsets(X.shape[1]),
+            offsets,
             resp_out=log_resp,
             norm_out=norm_out,
             moments=moments,
         )
-        return total, log_resp, stats
+        return total, log_resp, stats, norm_out
 
     def _estimate_log_prob_resp(self, X, xp=None):
         if not self._numpy_input(X, xp):
             return super()._estimate_log_prob_resp(X, xp=xp)
-        dtype = np.result_type(X.dtype, self.means_, self.precisions_cholesky_)
-        log_prob_norm = np.empty(X.shape[0], dtype=dtype)
-        _, log_resp, _ = self._fused_e_step(X, norm_out=log_prob_norm)
+        _, log_resp, _, log_prob_norm = self._fused_e_step(X, norm_out=True)
         return log_prob_norm, log_resp
 
     def _e_step(self, X, xp=None):
@@ -477,7 +480,7 @@ class _KernelEMMixin:
         moments = _Moments(
             X, self.n_components, self.covariance_type, entropy=self._needs_entropy
         )
-        total, log_resp, stats = self._fused_e_step(X, moments=moments)
+        total, log_resp, stats, _ = self._fused_e_step(X, moments=moments)
         self._em_pending = (X, log_resp, stats)
         return log_resp.dtype.type(total / X.shape[0]), log_resp
 
