@@ -22,7 +22,11 @@ E-step
     log-responsibilities the fit loop needs.
 
 M-step
-    One pass over ``X`` per M-step. Rows of a chunk are centred on ``c`` (the
+    Its sums are taken in the E-step's pass, from each chunk's
+    responsibilities while they are in cache (``X`` is read once per
+    iteration and no exponential is taken twice); ``_m_step`` computes them
+    itself only when given log-responsibilities the E-step did not produce.
+    Rows of a chunk are centred on ``c`` (the
     mean of a strided subsample of ``X``, so that data far from the origin
     keep their precision) and laid out feature-major with a row of ones,
     ``u = [x - c; 1]``; the products ``u_a * u_b`` (all pairs for ``full``,
