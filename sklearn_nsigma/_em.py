@@ -456,10 +456,14 @@ class _KernelEMMixin:
             return super()._estimate_weighted_log_prob(X, xp=xp)
         return self._kernel_log_prob(X, self._weighted_offsets(X.shape[1]))
 
-    def _fused_e_step(self, X, norm_out=None, moments=None):
+    def _fused_e_step(self, X, norm_out=None, moments=None, reuse=None):
         offsets = self._weighted_offsets(X.shape[1])
         kernel = self._em_kernel(X, offsets)
-        log_resp = np.empty((X.shape[0], kernel.n_components), dtype=kernel.dtype)
+        shape = (X.shape[0], kernel.n_components)
+        if reuse is not None and reuse.shape == shape and reuse.dtype == kernel.dtype:
+            log_resp = reuse
+        else:
+            log_resp = np.empty(shape, dtype=kernel.dtype)
         if norm_out is True:
             norm_out = np.empty(X.shape[0], dtype=kernel.dtype)
         total, stats = log_prob_resp(
@@ -484,7 +488,14 @@ class _KernelEMMixin:
         moments = _Moments(
             X, self.n_components, self.covariance_type, entropy=self._needs_entropy
         )
-        total, log_resp, stats, _ = self._fused_e_step(X, moments=moments)
+        # Inside fit, the previous iteration's log-responsibilities are dead
+        # once the E-step starts: their array is reused (one (n, K) array).
+        reuse = self.__dict__.get("_em_fitting")
+        total, log_resp, stats, _ = self._fused_e_step(
+            X, moments=moments, reuse=reuse if isinstance(reuse, np.ndarray) else None
+        )
+        if reuse is not None:
+            self._em_fitting = log_resp
         self._em_pending = (X, log_resp, stats)
         return log_resp.dtype.type(total / X.shape[0]), log_resp
 
@@ -507,12 +518,13 @@ class _KernelEMMixin:
         )
 
     def fit_predict(self, X, y=None):
+        self._em_fitting = True
         try:
             return super().fit_predict(X, y)
         finally:
             # the last E-step's sums (and its log_resp) are not needed
-            self.__dict__.pop("_em_pending", None)
-            self.__dict__.pop("_resp_entropy", None)
+            for name in ("_em_fitting", "_em_pending", "_resp_entropy"):
+                self.__dict__.pop(name, None)
 
 
 class GaussianEMMixin(_KernelEMMixin):

@@ -234,7 +234,7 @@ def test_fit_leaves_no_cached_arrays():
     """Check that fit_predict drops the sums it kept between the steps."""
     X = blobs()
     gmm = NSigmaBayesianGaussianMixture(n_components=3, random_state=0).fit(X)
-    assert not {"_em_pending", "_resp_entropy"} & set(vars(gmm))
+    assert not {"_em_fitting", "_em_pending", "_resp_entropy"} & set(vars(gmm))
 
 
 def test_bayesian_mixture_has_the_nsigma_methods():
