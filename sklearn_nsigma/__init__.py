@@ -4,7 +4,10 @@ from sklearn_nsigma._coverage import coverage_to_sigma, sigma_to_coverage
 from sklearn_nsigma._detector import NSigmaOutlierDetector
 from sklearn_nsigma._filter import NSigmaOutlierFilter
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
-from sklearn_nsigma._mixture import NSigmaGaussianMixture
+from sklearn_nsigma._mixture import (
+    NSigmaBayesianGaussianMixture,
+    NSigmaGaussianMixture,
+)
 from sklearn_nsigma._plot import (
     CoverageDisplay,
     EllipseDisplay,
@@ -20,6 +23,7 @@ __all__ = [
     "EllipseDisplay",
     "EllipsoidDisplay",
     "EllipsoidParams",
+    "NSigmaBayesianGaussianMixture",
     "NSigmaGaussianMixture",
     "NSigmaOutlierDetector",
     "NSigmaOutlierFilter",

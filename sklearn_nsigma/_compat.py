@@ -54,6 +54,10 @@ except ImportError:  # pragma: no cover - older scikit-learn
             )
 
 
+from sklearn.mixture._gaussian_mixture import (
+    _compute_log_det_cholesky,
+    _compute_precision_cholesky,
+)
 from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -66,6 +70,8 @@ __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
+    "_compute_log_det_cholesky",
+    "_compute_precision_cholesky",
     "_fit_context",
     "_is_numpy_namespace",
     "_safe_indexing",

@@ -15,7 +15,6 @@ from sklearn.base import (
     clone,
 )
 from sklearn.frozen import FrozenEstimator
-from sklearn.mixture import BayesianGaussianMixture
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from sklearn_nsigma._compat import (
@@ -35,6 +34,7 @@ from sklearn_nsigma._geometry import (
     parameter_shape,
     precisions_cholesky_from_covariances,
 )
+from sklearn_nsigma._mixture import NSigmaBayesianGaussianMixture
 
 # Components of the default BayesianGaussianMixture: an upper bound, the
 # Dirichlet process prior leaves the ones the data does not need nearly empty.
@@ -381,7 +381,7 @@ class NSigmaOutlierDetector(
 
     def _resolve_estimator(self):
         if self.estimator is None:
-            return BayesianGaussianMixture(
+            return NSigmaBayesianGaussianMixture(
                 n_components=DEFAULT_N_COMPONENTS, random_state=self.random_state
             )
         return self.estimator

@@ -5,6 +5,7 @@ from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_nsigma import (
+    NSigmaBayesianGaussianMixture,
     NSigmaGaussianMixture,
     NSigmaOutlierDetector,
     NSigmaOutlierFilter,
@@ -21,6 +22,7 @@ ESTIMATORS = [
     ],
     # The init for which GaussianMixture declares array API support.
     NSigmaGaussianMixture(n_components=2, init_params="random_from_data"),
+    NSigmaBayesianGaussianMixture(n_components=2),
     # The detector and the filter. Inner mixtures get a fixed random_state:
     # the checks seed only a top-level random_state (used by the default
     # mixture). The outlier checks need both labels on make_blobs(300):

@@ -1,0 +1,203 @@
+"""Fit speed of the kernel EM against scikit-learn's, with the same answer.
+
+Each case fits scikit-learn's mixture and this package's subclass to the same
+data from the same initialisation, with ``tol=0`` and a fixed ``max_iter`` so
+that both run exactly the same iterations, and reports the median wall time
+of ``fit`` over repeats, the speed-up, the time per EM iteration against the
+GEMM-rate limit (an E-step and an M-step each need about ``2 N K d^2`` flops
+for ``full`` covariances), the peak memory allocated during ``fit``
+(``tracemalloc``, which sees NumPy's allocations) and the largest relative
+difference of the fitted parameters.
+
+    python benchmarks/bench_fit.py            # N = 1e6, about 10 minutes
+    python benchmarks/bench_fit.py --quick    # N = 1e5, about a minute
+
+Everything runs on one thread (``threadpoolctl.threadpool_limits(1)``)
+unless ``--threads`` says otherwise; ``--threads 2`` shows what a second core
+adds. Timings on a shared machine are noisy: run it more than once, and read
+the ratios rather than the absolute times.
+"""
+
+import argparse
+import statistics
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
+from threadpoolctl import threadpool_limits
+
+from sklearn_nsigma import NSigmaBayesianGaussianMixture, NSigmaGaussianMixture
+
+PAIRS = {
+    "GaussianMixture": (GaussianMixture, NSigmaGaussianMixture),
+    "BayesianGaussianMixture": (BayesianGaussianMixture, NSigmaBayesianGaussianMixture),
+}
+ATTRIBUTES = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
+
+def make_data(n_samples, n_features, n_components, seed=0):
+    """A mixture of K Gaussians with random covariances, away from the origin."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(n_components, n_features)) + 10.0
+    labels = rng.integers(n_components, size=n_samples)
+    mixing = rng.normal(size=(n_components, n_features, n_features)) / np.sqrt(
+        n_features
+    )
+    X = rng.standard_normal((n_samples, n_features))
+    for k in range(n_components):
+        rows = labels == k
+        X[rows] = X[rows] @ mixing[k] + centers[k]
+    return X
+
+
+def init_params(X, n_components, covariance_type, seed=0):
+    """weights_init, means_init and precisions_init: a fixed starting point."""
+    rng = np.random.default_rng(seed)
+    n_features = X.shape[1]
+    means = X[rng.choice(X.shape[0], n_components, replace=False)]
+    variance = X.var(axis=0).mean()
+    precisions = {
+        "full": np.tile(np.eye(n_features) / variance, (n_components, 1, 1)),
+        "tied": np.eye(n_features) / variance,
+        "diag": np.full((n_components, n_features), 1 / variance),
+        "spherical": np.full(n_components, 1 / variance),
+    }[covariance_type]
+    return {
+        "weights_init": np.full(n_components, 1 / n_components),
+        "means_init": means,
+        "precisions_init": precisions,
+    }
+
+
+def make_estimator(cls, kind, n_components, covariance_type, max_iter, X):
+    params = dict(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        tol=0.0,
+        max_iter=max_iter,
+        random_state=0,
+    )
+    if kind == "GaussianMixture":
+        params.update(init_params(X, n_components, covariance_type))
+    else:
+        params["init_params"] = "random_from_data"
+    return cls(**params)
+
+
+def timed_fit(estimator, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = time.perf_counter()
+        estimator.fit(X)
+        return time.perf_counter() - start
+
+
+def peak_memory(estimator, X):
+    """Peak bytes allocated during fit, above what was allocated before."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        estimator.fit(X)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+    return peak
+
+
+def max_relative_difference(a, b):
+    worst = abs(a.lower_bound_ - b.lower_bound_) / abs(a.lower_bound_)
+    for name in ATTRIBUTES:
+        x = np.asarray(getattr(a, name), dtype=np.float64)
+        y = np.asarray(getattr(b, name), dtype=np.float64)
+        worst = max(worst, float(np.max(np.abs(x - y)) / np.max(np.abs(x))))
+    return worst
+
+
+def gemm_rate(repeats=3):
+    """Flops per second of a large square matrix product (one thread here)."""
+    a = np.random.default_rng(0).standard_normal((1000, 1000))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - start)
+    return 2 * 1000**3 / min(times)
+
+
+def run_case(kind, n_samples, n_features, n_components, cov, max_iter, repeats, rate):
+    X = make_data(n_samples, n_features, n_components)
+    parent_cls, ours_cls = PAIRS[kind]
+    times = {"parent": [], "ours": []}
+    fitted = {}
+    for _ in range(repeats):
+        for name, cls in (("parent", parent_cls), ("ours", ours_cls)):
+            est = make_estimator(cls, kind, n_components, cov, max_iter, X)
+            times[name].append(timed_fit(est, X))
+            fitted[name] = est
+    parent, ours = fitted["parent"], fitted["ours"]
+    assert parent.n_iter_ == ours.n_iter_ == max_iter
+    t_parent = statistics.median(times["parent"])
+    t_ours = statistics.median(times["ours"])
+    memory = {
+        name: peak_memory(make_estimator(cls, kind, n_components, cov, max_iter, X), X)
+        for name, cls in (("parent", parent_cls), ("ours", ours_cls))
+    }
+    limit = 2 * 2 * n_samples * n_components * n_features**2 / rate
+    return {
+        "case": f"{kind} {cov} N={n_samples:.0e} d={n_features} K={n_components}",
+        "parent_s": t_parent,
+        "ours_s": t_ours,
+        "speedup": t_parent / t_ours,
+        "ours_ms_per_iter": 1e3 * t_ours / max_iter,
+        "limit_ms_per_iter": 1e3 * limit,
+        "parent_MB": memory["parent"] / 2**20,
+        "ours_MB": memory["ours"] / 2**20,
+        "resp_MB": n_samples * n_components * 8 / 2**20,
+        "max_rel_diff": max_relative_difference(parent, ours),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1e5 (1e6 default)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-iter", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    n_samples = 100_000 if args.quick else 1_000_000
+    cases = [
+        ("GaussianMixture", n_samples, 10, 8, "full"),
+        ("GaussianMixture", n_samples, 3, 4, "full"),
+        ("GaussianMixture", n_samples, 3, 4, "diag"),
+        ("BayesianGaussianMixture", n_samples, 10, 8, "full"),
+        ("BayesianGaussianMixture", n_samples, 3, 4, "full"),
+    ]
+    with threadpool_limits(args.threads):
+        rate = gemm_rate()
+        print(
+            f"threads={args.threads} repeats={args.repeats} "
+            f"max_iter={args.max_iter} GEMM rate {rate / 1e9:.1f} GFLOP/s"
+        )
+        header = (
+            f"{'case':<48}{'sklearn s':>10}{'ours s':>9}{'x':>7}"
+            f"{'ms/iter':>9}{'limit':>7}{'MB skl':>8}{'MB ours':>8}"
+            f"{'(n,K)':>7}{'rel diff':>10}"
+        )
+        print(header)
+        for case in cases:
+            r = run_case(*case, args.max_iter, args.repeats, rate)
+            print(
+                f"{r['case']:<48}{r['parent_s']:>10.2f}{r['ours_s']:>9.2f}"
+                f"{r['speedup']:>7.1f}{r['ours_ms_per_iter']:>9.1f}"
+                f"{r['limit_ms_per_iter']:>7.1f}{r['parent_MB']:>8.0f}"
+                f"{r['ours_MB']:>8.0f}{r['resp_MB']:>7.0f}{r['max_rel_diff']:>10.1e}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
