@@ -183,7 +183,9 @@ def _anomalies(kind, n, means, factors, box, rng):
     # 4 to 8 sigma away in the chi sense: sqrt(d) is the typical radius
     radius = np.sqrt(n_features) + rng.uniform(4, 8, size=(n, 1))
     offsets = radius * directions
-    return np.stack([means[i] + factors[i] @ o for i, o in zip(k, offsets, strict=True)])
+    return np.stack(
+        [means[i] + factors[i] @ o for i, o in zip(k, offsets, strict=True)]
+    )
 
 
 def generated(kind, n_features, noise, seed):
@@ -294,7 +296,9 @@ def main(argv=None):
                 for m, value in here[n].items():
                     table[n][m].append(value)
             for m in metrics:
-                for n, r in zip(names, _ranks([here[n][m] for n in names]), strict=True):
+                for n, r in zip(
+                    names, _ranks([here[n][m] for n in names]), strict=True
+                ):
                     ranks[n][m].append(r)
         for n in names:
             cells = [f"{np.mean(table[n][m]):.3f}" for m in metrics]
