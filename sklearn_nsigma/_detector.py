@@ -15,8 +15,17 @@ from sklearn.base import (
     clone,
 )
 from sklearn.frozen import FrozenEstimator
+from sklearn.mixture import BayesianGaussianMixture
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
+from sklearn_nsigma._calibration import (
+    coverage_to_equivalent_sigma,
+    hotelling_form,
+    log_tail,
+    log_tail_to_sigma,
+    squared_radius,
+    student_form,
+)
 from sklearn_nsigma._compat import (
     HasMethods,
     Interval,
@@ -24,6 +33,7 @@ from sklearn_nsigma._compat import (
     _fit_context,
     _is_numpy_namespace,
     get_namespace,
+    get_namespace_and_device,
     move_to,
 )
 from sklearn_nsigma._coverage import coverage_to_sigma
@@ -35,6 +45,7 @@ from sklearn_nsigma._geometry import (
     precisions_cholesky_from_covariances,
 )
 from sklearn_nsigma._mixture import NSigmaBayesianGaussianMixture
+from sklearn_nsigma._robust import robust_parameters
 
 # Components of the default BayesianGaussianMixture: an upper bound, the
 # Dirichlet process prior leaves the ones the data does not need nearly empty.
@@ -45,6 +56,8 @@ AUTO_MIN_WEIGHT = 0.05
 AUTO_MIN_SAMPLES = 2
 
 _THRESHOLD_PARAMETERS = ("n_sigma", "coverage", "contamination", "min_weight")
+DEFAULT_N_SIGMA = 3.0
+CALIBRATIONS = ("none", "chi2", "predictive")
 
 
 def _fit_estimator(estimator, X, y):
@@ -147,6 +160,56 @@ def _mixture_parameters(mixture, n_features: int):
     return means, factors, covariance_type, weights
 
 
+def _unwrapped(mixture):
+    """The mixture itself, or the one a FrozenEstimator wraps."""
+    return mixture.estimator if isinstance(mixture, FrozenEstimator) else mixture
+
+
+def _is_bayesian(mixture) -> bool:
+    """Whether the mixture carries a Normal-Wishart posterior (Student-t form)."""
+    mixture = _unwrapped(mixture)
+    return isinstance(mixture, BayesianGaussianMixture) or (
+        hasattr(mixture, "degrees_of_freedom_") and hasattr(mixture, "mean_precision_")
+    )
+
+
+def _calibration_laws(
+    calibration, mixture, covariance_type, weights, n_samples, n_features, n_used
+):
+    """``(scale, dfd)`` per component: ``scale * r2 ~ d F(d, dfd)`` (chi2 if inf).
+
+    ``n_used`` holds the number of samples of the robustly re-estimated
+    components (NaN for the others): those follow the maximum-likelihood
+    (Hotelling) form with that many samples.
+    """
+    n_components = weights.shape[0]
+    if calibration != "predictive":
+        return np.ones(n_components), np.full(n_components, np.inf)
+    if _is_bayesian(mixture):
+        inner = _unwrapped(mixture)
+        nu = np.broadcast_to(
+            np.asarray(inner.degrees_of_freedom_, dtype=np.float64), (n_components,)
+        )
+        beta = np.broadcast_to(
+            np.asarray(inner.mean_precision_, dtype=np.float64), (n_components,)
+        )
+        scale, dfd = student_form(nu, beta, n_features)
+    else:
+        scale, dfd = hotelling_form(
+            weights * n_samples, n_features, covariance_type, n_samples
+        )
+    robust = ~np.isnan(n_used)
+    if robust.any():
+        total = np.nansum(n_used) if covariance_type == "tied" else None
+        n_k = np.where(robust, n_used, weights * n_samples)
+        robust_scale, robust_dfd = hotelling_form(
+            n_k, n_features, covariance_type, total
+        )
+        scale = np.where(robust, robust_scale, scale)
+        dfd = np.where(robust, robust_dfd, dfd)
+    return np.asarray(scale, dtype=np.float64), np.asarray(dfd, dtype=np.float64)
+
+
 def _eligible_components(weights: np.ndarray, min_weight: float) -> np.ndarray:
     """Components whose weight is at least ``min_weight``; the heaviest always."""
     eligible = weights >= min_weight
@@ -161,21 +224,24 @@ class NSigmaOutlierDetector(
     MetaEstimatorMixin,
     BaseEstimator,
 ):
-    """Outlier detector that thresholds the Mahalanobis distance, in sigmas.
+    """Outlier detector that thresholds the distance to a Gaussian mixture, in sigmas.
 
     Wraps any Gaussian mixture (:class:`~sklearn.mixture.GaussianMixture`,
     :class:`~sklearn.mixture.BayesianGaussianMixture`,
     :class:`NSigmaGaussianMixture`, ...). A sample is an inlier when it lies
-    inside the threshold ellipsoid of at least one component:
-    ``min_k d_k(x) <= threshold``, where
-    ``d_k(x) = sqrt((x - mu_k)^T S_k^{-1} (x - mu_k))`` is its Mahalanobis
-    distance to component ``k`` (its distance "in sigmas") and the minimum
-    runs over the components of non-negligible weight (see ``min_weight``).
+    inside the threshold ellipsoid of at least one component of
+    non-negligible weight (see ``min_weight``). By default ``n_sigma`` means
+    the same in every dimension and on new data: a sample is an outlier of
+    component ``k`` when a new sample of that component would lie farther
+    out with probability below ``2 * norm.sf(n_sigma)`` (0.27 % at 3, as a
+    3-sigma deviation in one dimension), accounting for the component's mean
+    and covariance being estimated from its share of the training samples
+    (see ``calibration`` and Notes).
 
     It follows the outlier API of
     :class:`~sklearn.covariance.EllipticEnvelope` (``predict`` returns +1
     for inliers and -1 for outliers), and is also a transformer whose output
-    is the distance of every sample to every component.
+    is the raw Mahalanobis distance of every sample to every component.
 
     Parameters
     ----------
@@ -187,29 +253,49 @@ class NSigmaOutlierDetector(
         ``precisions_cholesky_`` (or ``covariances_``) once fitted, and may
         expose ``weights_``; anything else raises a TypeError in
         :meth:`fit`. If None, a
-        ``BayesianGaussianMixture(n_components=10, random_state=random_state)``:
+        ``NSigmaBayesianGaussianMixture(n_components=10, random_state=random_state)``:
         its Dirichlet process prior adapts the number of components to the
         data (up to 10), and the unused ones are left out by ``min_weight``.
 
     n_sigma : float, default=3.0
-        The threshold as a Mahalanobis radius: positive and finite. Larger
-        values flag fewer samples. Used unless ``coverage`` or
-        ``contamination`` is set. The probability mass a component holds
-        inside its n-sigma ellipsoid falls with the dimension (see Notes).
+        The threshold, positive and finite, in the unit ``calibration``
+        sets: by default "as unlikely as ``n_sigma`` sigmas in one
+        dimension". Larger values flag fewer samples. Used unless
+        ``coverage`` or ``contamination`` is set; setting one of those with
+        ``n_sigma`` away from its default is an error.
+
+    calibration : {'predictive', 'chi2', 'none'}, default='predictive'
+        What ``n_sigma`` (and every score) means.
+
+        - 'predictive': the tail probability ``2 * norm.sf(n_sigma)`` under
+          each component's finite-sample predictive distribution: Hotelling's
+          F prediction region for a maximum-likelihood mixture, the Student
+          t posterior predictive for a Bayesian one (see Notes). The raw
+          radius differs per component (``radii_``): the fewer samples a
+          component was fitted on, the larger.
+        - 'chi2': the same probability under ``N(mu_k, S_k)`` taken as
+          known: the squared radius is
+          ``chi2.isf(2 * norm.sf(n_sigma), n_features)`` (3.44 in 2-D, 5.19
+          in 10-D at ``n_sigma=3``).
+        - 'none': ``n_sigma`` is the raw Mahalanobis radius, the meaning of
+          :meth:`NSigmaGaussianMixture.predict_within` and of the ellipses
+          drawn by the displays. Its mass falls with the dimension: 3 raw
+          sigmas hold 98.9 % of a Gaussian in 2-D, 46.8 % in 10-D.
 
     coverage : float, default=None
         The threshold as the probability mass, in (0, 1), that each
-        component's ellipsoid must hold: the radius is
-        ``coverage_to_sigma(coverage, n_features)``, from the chi-square
-        distribution with ``n_features`` degrees of freedom. For instance
-        ``coverage=sigma_to_coverage(3, 1)`` (99.73 %, the 1-D 3-sigma mass)
-        gives a radius of 3 in 1-D and 5.19 in 10-D. Replaces ``n_sigma``.
+        component's ellipsoid must hold, under the law ``calibration``
+        names (the chi-square law for 'none' and 'chi2'): ``threshold_`` is
+        then ``norm.isf((1 - coverage) / 2)`` sigmas, or the raw radius
+        ``coverage_to_sigma(coverage, n_features)`` for 'none'. Replaces
+        ``n_sigma``.
 
     contamination : float, default=None
         The threshold as the fraction of training samples to flag, in
-        (0, 0.5], as in :class:`~sklearn.covariance.EllipticEnvelope`: the
-        radius is the ``1 - contamination`` quantile of the training
-        samples' distances. Replaces ``n_sigma`` and ``coverage``.
+        (0, 0.5], as in :class:`~sklearn.covariance.EllipticEnvelope`:
+        ``threshold_`` is the ``1 - contamination`` quantile of the training
+        samples' scores. Replaces ``n_sigma``; setting both ``coverage`` and
+        ``contamination`` is an error.
 
     min_weight : float or 'auto', default='auto'
         Components whose mixture weight (``weights_``) is below
@@ -228,6 +314,19 @@ class NSigmaOutlierDetector(
         component) when genuine clusters hold less than 5 % of the data, or
         when the mixture has many components (more than about 20). Mixtures
         without ``weights_`` weigh their components equally.
+
+    robust : float, default=None
+        Robust ellipsoids: if set, a quantile in (0.5, 1) (0.975 is
+        ``MinCovDet``'s choice). After the mixture is fitted, the mean and
+        covariance of every eligible component are re-estimated from the
+        training samples that component explains best and that lie inside
+        its ``chi2.ppf(robust, n_features)`` ellipsoid, the covariance
+        scaled up for the truncation, and this is iterated until the kept
+        samples no longer change (see Notes). Outliers in the training data
+        then no longer inflate the ellipsoids they are measured against.
+        Works with a ``FrozenEstimator`` too: the mixture is not modified,
+        the detector keeps its own refined parameters. None uses the
+        mixture's parameters as they are.
 
     memory : str or object with the joblib.Memory interface, default=None
         Cache of the fitted mixture, as in :class:`~sklearn.pipeline.Pipeline`.
@@ -248,15 +347,22 @@ class NSigmaOutlierDetector(
     ----------
     estimator_ : estimator object
         The fitted mixture (the ``FrozenEstimator`` itself when one was
-        given).
+        given). With ``robust``, the detector's ellipsoids differ from its
+        parameters.
 
     offset_ : float
         ``-threshold_``: ``decision_function = score_samples - offset_``.
 
     threshold_ : float
-        The threshold radius, in sigmas: ``n_sigma``,
-        ``coverage_to_sigma(coverage, n_features)``, or the distance
-        quantile that ``contamination`` implies.
+        The threshold in the unit of ``calibration`` (equivalent
+        one-dimensional sigmas, or the raw radius for 'none'): ``n_sigma``,
+        the value ``coverage`` implies, or the score quantile that
+        ``contamination`` implies.
+
+    radii_ : ndarray of shape (n_components,)
+        The raw Mahalanobis radius of each component's threshold ellipsoid
+        (``threshold_`` itself for ``calibration="none"``): the ellipsoids
+        ``predict`` tests, and the ones to draw.
 
     min_weight_ : float
         The minimum weight used (``min_weight``, or its 'auto' value).
@@ -264,6 +370,9 @@ class NSigmaOutlierDetector(
     eligible_components_ : ndarray of bool of shape (n_components,)
         Whether each component's ellipsoid can make samples inliers (its
         weight is at least ``min_weight_``, or it is the heaviest).
+
+    n_robust_iter_ : int
+        Number of reweighting steps of ``robust`` (only set with it).
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -283,22 +392,78 @@ class NSigmaOutlierDetector(
 
     Notes
     -----
-    **Scores.** ``score_samples(x) = -min_k d_k(x)``, the negated distance
-    in sigmas to the nearest eligible component (higher is more normal);
-    ``offset_ = -threshold_``; so ``decision_function(x) =
-    threshold_ - min_k d_k(x)`` reads as "sigmas to spare": positive inside,
-    0 on the boundary (an inlier), negative outside.
+    **Scores.** With a calibration, the score of ``x`` under component
+    ``k`` is its tail probability ``p_k(x)``, the probability that a new
+    sample of the component lies farther out (in Mahalanobis distance
+    ``d_k``), read as equivalent one-dimensional sigmas
+    ``z_k = norm.isf(p_k / 2)``. ``score_samples(x) = -min_k z_k(x)`` over
+    the eligible components (the component under which ``x`` is most
+    probable), ``offset_ = -threshold_``, so ``decision_function(x) =
+    threshold_ - min_k z_k(x)`` reads as "sigmas to spare": positive inside,
+    0 on the boundary (an inlier), negative outside, and ``predict(x) == 1``
+    exactly when ``decision_function(x) >= 0``. ``p_k`` is computed in log
+    space, so scores stay finite and monotone in the distance for samples
+    whose tail probability is far below 1e-300. With
+    ``calibration="none"``, ``z_k = d_k``. :meth:`transform` always returns
+    the raw distances ``d_k``.
+
+    **The predictive laws.** Each is written as ``c_k * d_k**2 ~ d *
+    F(d, m_k)`` (``d = n_features``); 'chi2' is ``c_k = 1``, ``m_k = inf``
+    (``d_k**2 ~ chi2(d)``). For a maximum-likelihood fit with effective
+    sample size ``n_k = weights_[k] * n_samples`` (the ``n_samples`` given
+    to :meth:`fit`), the mean estimate is off by ``N(0, S / n_k)`` and the
+    covariance estimate is Wishart with ``n_k - 1`` degrees of freedom,
+    independent of the new sample; so ``x - mean_k ~ N(0, (1 + 1/n_k) S)``,
+    and Hotelling's ``T**2 = (n_k - 1) / (n_k + 1) * d_k**2`` (``d_k`` under
+    the maximum-likelihood covariance) follows ``T**2(d, n_k - 1)``, i.e.
+    ``(n_k - d) / (n_k + 1) * d_k**2 ~ d F(d, n_k - d)``: the 'full' case.
+    'tied': the pooled covariance has ``nu = n_samples - n_components``
+    degrees of freedom, so ``c_k = nu / n_samples * n_k / (n_k + 1) *
+    (nu - d + 1) / nu`` and ``m_k = nu - d + 1``. 'spherical': one variance
+    from ``d (n_k - 1)`` degrees of freedom gives the exact
+    ``(n_k - 1) / (n_k + 1) * d_k**2 ~ d F(d, d (n_k - 1))``. 'diag':
+    ``(n_k - 1) / (n_k + 1) * d_k**2`` is a sum of ``d`` independent squared
+    Student t variables with ``nu = n_k - 1`` degrees of freedom, which has
+    no closed form; it is approximated by the scaled ``d F(d, m)`` with the
+    same mean and variance, ``m = ((d + 2) nu - 4 (d - 1)) / 3`` (exact for
+    ``d = 1``). Degrees of freedom are floored at 1: a component with fewer
+    effective samples than dimensions gets the heaviest tail.
+
+    For a :class:`~sklearn.mixture.BayesianGaussianMixture` (or a subclass,
+    or one wrapped in a ``FrozenEstimator``), the variational posterior of
+    component ``k`` is Normal-Wishart with ``nu_k = degrees_of_freedom_[k]``,
+    ``beta_k = mean_precision_[k]`` and scale ``W_k`` with
+    ``covariances_[k] = W_k^{-1} / nu_k``. Integrating the mean and
+    precision out gives the Student t posterior predictive (Bishop, 2006,
+    eq. 10.81) with ``nu_k + 1 - d`` degrees of freedom and scale matrix
+    ``(1 + beta_k) nu_k / (beta_k (nu_k + 1 - d)) covariances_[k]``, so
+    ``c_k = (nu_k + 1 - d) beta_k / ((1 + beta_k) nu_k)`` and
+    ``m_k = nu_k + 1 - d``. scikit-learn's variational updates treat every
+    covariance type with these Wishart expectations, and the same form is
+    used for all of them (for 'diag' and 'spherical' it is slightly
+    heavier-tailed than the exact law, so slightly conservative).
+
+    **Robust ellipsoids.** With ``robust=q``, each sample goes to the
+    component of highest ``weights_[k] * N(x; mu_k, S_k)``; component ``k``
+    keeps its samples with ``d_k**2 <= chi2.ppf(q, d)`` and takes their mean
+    and covariance, multiplied by ``q / chi2.cdf(chi2.ppf(q, d), d + 2)``
+    (the consistency factor of a Gaussian truncated there, as in
+    ``MinCovDet``'s reweighting). The step repeats until the kept samples
+    do not change. The predictive law of a re-estimated component is the
+    maximum-likelihood one with ``n_k`` the number of kept samples.
+
+    **check_estimator.** scikit-learn's ``check_outliers_train`` expects
+    some of its 300 clean training samples to be flagged; the calibrated
+    3-sigma default flags about 0.27 % of clean data and none there. The
+    test suite declares that one check an expected failure for the default
+    and runs the whole suite, that check included, with ``n_sigma=2`` and
+    with ``calibration="none"``.
 
     **Which threshold wins.** ``contamination`` if it is set, else
-    ``coverage`` if it is set, else ``n_sigma``. ``n_sigma`` always has a
-    value, so setting ``coverage`` or ``contamination`` is enough to replace
-    it, and a search over one of them needs no other change.
-
-    **Sigmas and probability.** The mass of a d-dimensional Gaussian inside
-    its n-sigma ellipsoid is ``chi2.cdf(n**2, d)``: 3 sigma holds 99.73 % in
-    1-D, 98.89 % in 2-D, but only 46.8 % in 10-D, where the default flags
-    about half of the samples of a perfect Gaussian. In more than a few
-    dimensions, set the threshold with ``coverage`` (or ``contamination``).
+    ``coverage`` if it is set, else ``n_sigma``. A combination where one
+    would silently override another (``n_sigma`` away from its default
+    with ``coverage`` or ``contamination``, or both of those) raises a
+    ValueError, so a search over ``n_sigma`` is never silently inert.
 
     **Searching the threshold.** With labelled data (``y`` = +1 for inliers,
     -1 for outliers), :class:`~sklearn.model_selection.GridSearchCV` can
@@ -317,9 +482,10 @@ class NSigmaOutlierDetector(
     fitted detector shipped to each worker once. Under
     ``sklearn.config_context(array_api_dispatch=True)`` they also accept
     array API arrays (PyTorch, CuPy, array-api-strict ...) and return the same
-    namespace and device. ``fit`` always runs on NumPy (array API input is
-    copied to the host) and the fitted attributes are NumPy arrays, which is
-    why the ``array_api_support`` tag is False.
+    namespace and device; the calibrated scores are computed on the host.
+    ``fit`` always runs on NumPy (array API input is copied to the host) and
+    the fitted attributes are NumPy arrays, which is why the
+    ``array_api_support`` tag is False.
 
     Examples
     --------
@@ -333,18 +499,25 @@ class NSigmaOutlierDetector(
     array([ 1, -1,  1])
     >>> detector.threshold_
     3.0
+    >>> detector.radii_.round(2)  # raw radii: 3.44 in 2-D if the fit were exact
+    array([3.52, 3.52])
     >>> detector.transform(X[:3]).shape
     (3, 2)
-    >>> round(detector.set_params(coverage=0.5).fit(X).threshold_, 3)
+    >>> raw = NSigmaOutlierDetector(
+    ...     GaussianMixture(2, random_state=0), calibration="none", coverage=0.5
+    ... )
+    >>> round(raw.fit(X).threshold_, 3)
     1.177
     """
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit"]), None],
         "n_sigma": [Interval(Real, 0, None, closed="neither")],
+        "calibration": [StrOptions(set(CALIBRATIONS))],
         "coverage": [Interval(Real, 0, 1, closed="neither"), None],
         "contamination": [Interval(Real, 0, 0.5, closed="right"), None],
         "min_weight": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
+        "robust": [Interval(Real, 0.5, 1, closed="neither"), None],
         "memory": [None, str, HasMethods(["cache"])],
         "random_state": ["random_state"],
     }
@@ -353,31 +526,56 @@ class NSigmaOutlierDetector(
         self,
         estimator=None,
         *,
-        n_sigma=3.0,
+        n_sigma=DEFAULT_N_SIGMA,
+        calibration="predictive",
         coverage=None,
         contamination=None,
         min_weight="auto",
+        robust=None,
         memory=None,
         random_state=None,
     ):
         self.estimator = estimator
         self.n_sigma = n_sigma
+        self.calibration = calibration
         self.coverage = coverage
         self.contamination = contamination
         self.min_weight = min_weight
+        self.robust = robust
         self.memory = memory
         self.random_state = random_state
 
     # -- fitting ----------------------------------------------------------
     def _check_threshold_params(self) -> None:
-        """Reject booleans, which the parameter constraints take for numbers."""
-        for name in _THRESHOLD_PARAMETERS:
+        """Reject booleans and thresholds that would override one another.
+
+        The parameter constraints take booleans for numbers. ``coverage``
+        and ``contamination`` replace ``n_sigma``: setting one of them with
+        ``n_sigma`` away from its default (or both of them) is an error, so
+        that a search over ``n_sigma`` can never be silently inert.
+        """
+        for name in (*_THRESHOLD_PARAMETERS, "robust"):
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)):
                 raise TypeError(
                     f"The {name!r} parameter of {type(self).__name__} must "
                     f"not be a bool, got {value!r}."
                 )
+        if self.coverage is not None and self.contamination is not None:
+            raise ValueError(
+                f"{type(self).__name__} takes one threshold: coverage="
+                f"{self.coverage!r} and contamination={self.contamination!r} "
+                "are both set; set one of them to None."
+            )
+        replacing = "coverage" if self.coverage is not None else "contamination"
+        if getattr(self, replacing) is not None and self.n_sigma != DEFAULT_N_SIGMA:
+            raise ValueError(
+                f"{type(self).__name__} takes one threshold: {replacing}="
+                f"{getattr(self, replacing)!r} replaces n_sigma, so n_sigma must "
+                f"stay at its default {DEFAULT_N_SIGMA}, got n_sigma="
+                f"{self.n_sigma!r}. Search either n_sigma (with {replacing}="
+                f"None) or {replacing}."
+            )
 
     def _resolve_estimator(self):
         if self.estimator is None:
@@ -431,24 +629,67 @@ class NSigmaOutlierDetector(
             min_weight = max(AUTO_MIN_WEIGHT, AUTO_MIN_SAMPLES / n_samples)
         else:
             min_weight = float(self.min_weight)
+        eligible = _eligible_components(weights, min_weight)
+        n_used = np.full(means.shape[0], np.nan)
+        if self.robust is not None:
+            means, factors, n_used, self.n_robust_iter_ = robust_parameters(
+                np.asarray(X, dtype=np.float64),
+                means,
+                factors,
+                covariance_type,
+                weights,
+                eligible,
+                float(self.robust),
+                float(getattr(_unwrapped(fitted), "reg_covar", 1e-6)),
+            )
+            MahalanobisKernel(means, factors, covariance_type, "float64")
+        scale, dfd = _calibration_laws(
+            self.calibration,
+            fitted,
+            covariance_type,
+            weights,
+            n_samples,
+            n_features,
+            n_used,
+        )
 
         self.estimator_ = fitted
         self._means = means
         self._precisions_cholesky = factors
         self._covariance_type = covariance_type
+        self._law_scale, self._law_dfd = scale, dfd
         self.min_weight_ = min_weight
-        self.eligible_components_ = _eligible_components(weights, min_weight)
+        self.eligible_components_ = eligible
         self._n_features_out = means.shape[0]
         if self.contamination is not None:
-            scores = self._score_samples(X, check_finite=False)  # fit checked X
-            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
-            self.threshold_ = -self.offset_
-        else:
-            if self.coverage is not None:
+            self.threshold_ = float(
+                np.percentile(self._sigmas(X), 100.0 * (1.0 - self.contamination))
+            )
+        elif self.coverage is not None:
+            if self.calibration == "none":
                 self.threshold_ = float(coverage_to_sigma(self.coverage, n_features))
             else:
-                self.threshold_ = float(self.n_sigma)
-            self.offset_ = -self.threshold_
+                self.threshold_ = coverage_to_equivalent_sigma(self.coverage)
+        else:
+            self.threshold_ = float(self.n_sigma)
+        self.offset_ = -self.threshold_
+        self.radii_ = self._radii(self.threshold_)
+        with np.errstate(divide="ignore"):
+            scales = 1.0 / np.square(self.radii_)
+        # a zero radius (contamination on duplicated means) still counts
+        self._scales = np.minimum(scales, np.finfo(np.float64).max)
+
+    def _radii(self, threshold: float) -> np.ndarray:
+        """Raw Mahalanobis radius of every component's threshold ellipsoid."""
+        if self.calibration == "none":
+            return np.full(self._means.shape[0], threshold)
+        n_features = self._means.shape[1]
+        return np.sqrt(
+            [
+                squared_radius(threshold, n_features, scale, dfd)
+                for scale, dfd in zip(self._law_scale, self._law_dfd, strict=True)
+            ]
+        )
 
     # -- distances ----------------------------------------------------------
     def _kernel(
@@ -473,14 +714,59 @@ class NSigmaOutlierDetector(
             check_finite_for=type(self).__name__ if check_finite else None,
         )
 
-    def _score_samples(self, X, check_finite: bool = True) -> np.ndarray:
-        # Distances to ineligible components are never computed.
+    def _sigmas(self, X, check_finite: bool = True) -> np.ndarray:
+        """The score in sigmas (NumPy X): ``min`` over eligible components.
+
+        The raw distance with ``calibration="none"``, else the equivalent
+        one-dimensional sigmas of the largest tail probability, computed
+        in float64 and in log space.
+        """
         kernel = self._kernel(X, eligible_only=True, check_finite=check_finite)
-        squared = kernel.min_scaled(X, np.ones(kernel.n_components))
-        if not isinstance(squared, np.ndarray):
-            xp, _ = get_namespace(squared)
-            return -xp.sqrt(squared)
-        return np.negative(np.sqrt(squared, out=squared), out=squared)
+        n_features = self._means.shape[1]
+        if self.calibration != "predictive":
+            squared = kernel.min_scaled(X, np.ones(kernel.n_components))
+            if self.calibration == "none":
+                return np.sqrt(squared, out=squared)
+            return log_tail_to_sigma(log_tail(squared, n_features, 1.0, np.inf))
+        eligible = self.eligible_components_
+        scales, dfds = self._law_scale[eligible], self._law_dfd[eligible]
+        best = None
+        for start in range(0, X.shape[0], 65536):
+            squared = kernel.squared(X[start : start + 65536])
+            log_p = np.max(
+                [
+                    log_tail(squared[:, k], n_features, scales[k], dfds[k])
+                    for k in range(kernel.n_components)
+                ],
+                axis=0,
+            )
+            part = log_tail_to_sigma(log_p)
+            best = part if best is None else np.concatenate([best, part])
+        return best
+
+    def _inside(self, X, check_finite: bool = True):
+        """Whether each sample is inside some eligible threshold ellipsoid."""
+        kernel = self._kernel(X, eligible_only=True, check_finite=check_finite)
+        return kernel.min_scaled(X, self._scales[self.eligible_components_]) <= 1
+
+    def _score_samples(self, X, check_finite: bool = True):
+        xp, _, device = get_namespace_and_device(X)
+        numpy_input = _is_numpy_namespace(xp)
+        X_np = X if numpy_input else move_to(X, xp=np, device="cpu")
+        dtype = np.float32 if kernel_dtype(X_np) == "float32" else np.float64
+        sigmas = np.asarray(self._sigmas(X_np, check_finite), dtype=dtype)
+        # Make the sign of decision_function agree exactly with predict's
+        # comparison: the two differ only by rounding at the boundary.
+        inside = self._inside(X_np, check_finite=False)
+        threshold = dtype(self.threshold_)
+        beyond = np.nextafter(threshold, dtype(np.inf))
+        sigmas = np.where(
+            inside, np.minimum(sigmas, threshold), np.maximum(sigmas, beyond)
+        )
+        scores = np.negative(sigmas)
+        if numpy_input:
+            return scores
+        return move_to(scores, xp=xp, device=device)
 
     def _validate_X(self, X):
         # NaN and infinity are left to the distance kernel (see _kernel).
@@ -500,11 +786,14 @@ class NSigmaOutlierDetector(
         return map_row_blocks(self, method, X, n_columns=n_columns, dtype=dtype)
 
     def score_samples(self, X: ArrayLike) -> np.ndarray:
-        """Compute the negated Mahalanobis distance to the nearest eligible component.
+        """Compute the negated score in sigmas of the nearest eligible component.
 
-        ``-min_k d_k(x)`` over the components in ``eligible_components_``,
-        in sigmas: 0 at a component's mean, lower for more abnormal samples.
-        It does not depend on the threshold.
+        With a calibration, ``-z(x)``, where ``z(x)`` is the "equivalent
+        one-dimensional sigmas" of the largest tail probability ``p`` of
+        ``x`` over the eligible components: ``2 * norm.sf(z) = p`` (see
+        Notes). With ``calibration="none"``, ``-min_k d_k(x)``, the negated
+        Mahalanobis distance. 0 at a component's mean, lower for more
+        abnormal samples; it does not depend on the threshold.
 
         Parameters
         ----------
@@ -524,9 +813,8 @@ class NSigmaOutlierDetector(
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Compute the sigmas to spare, ``score_samples(X) - offset_``.
 
-        ``threshold_ - min_k d_k(x)``: positive for inliers, 0 on the
-        boundary of the threshold ellipsoids (an inlier), negative for
-        outliers.
+        ``threshold_ - z(x)``: positive for inliers, 0 on the boundary of
+        the threshold ellipsoids (an inlier), negative for outliers.
 
         Parameters
         ----------
@@ -544,9 +832,10 @@ class NSigmaOutlierDetector(
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Label each sample +1 (inlier) or -1 (outlier).
 
-        A sample is an inlier when ``decision_function(x) >= 0``: it lies
-        inside (or on) the threshold ellipsoid of at least one eligible
-        component. No (n_samples, n_components) array is formed.
+        A sample is an inlier exactly when ``decision_function(x) >= 0``: it
+        lies inside (or on) the threshold ellipsoid of at least one eligible
+        component, whose raw radii are ``radii_``. No tail probability is
+        computed and no (n_samples, n_components) array is formed.
 
         Parameters
         ----------
@@ -560,13 +849,14 @@ class NSigmaOutlierDetector(
         """
         if is_dask_array(X):
             return self._lazy("predict", X, dtype=int)
-        values = self.decision_function(X)
-        if not isinstance(values, np.ndarray):
-            xp, _ = get_namespace(values)
-            labels = xp.ones(values.shape, dtype=xp.int64, device=values.device)
-            return xp.where(values >= 0, labels, -labels)
-        is_inlier = np.full(values.shape[0], -1, dtype=int)
-        is_inlier[values >= 0] = 1
+        X = self._validate_X(X)
+        inside = self._inside(X)
+        if not isinstance(inside, np.ndarray):
+            xp, _ = get_namespace(inside)
+            labels = xp.ones(inside.shape, dtype=xp.int64, device=inside.device)
+            return xp.where(inside, labels, -labels)
+        is_inlier = np.full(inside.shape[0], -1, dtype=int)
+        is_inlier[inside] = 1
         return is_inlier
 
     def transform(self, X: ArrayLike) -> np.ndarray:

@@ -30,8 +30,13 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
         The mixture, as in :class:`NSigmaOutlierDetector`.
 
     n_sigma : float, default=3.0
-        The threshold as a Mahalanobis radius, as in
-        :class:`NSigmaOutlierDetector`.
+        The threshold in sigmas, as in :class:`NSigmaOutlierDetector`: with
+        the default calibration, a row is dropped when it is as unlikely as
+        a 3-sigma deviation in one dimension (0.27 %), in any dimension.
+
+    calibration : {'predictive', 'chi2', 'none'}, default='predictive'
+        What ``n_sigma`` means, as in :class:`NSigmaOutlierDetector`:
+        'none' reads it as the raw Mahalanobis radius.
 
     coverage : float, default=None
         The threshold as the probability mass each component's ellipsoid
@@ -44,6 +49,10 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
     min_weight : float or 'auto', default='auto'
         Minimum weight of the components that keep rows, as in
         :class:`NSigmaOutlierDetector`.
+
+    robust : float, default=None
+        Re-estimate each component from its training rows inside this
+        chi-square quantile, as in :class:`NSigmaOutlierDetector`.
 
     memory : str or object with the joblib.Memory interface, default=None
         Cache of the fitted mixture, as in :class:`NSigmaOutlierDetector`:
@@ -94,17 +103,21 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
         estimator=None,
         *,
         n_sigma=3.0,
+        calibration="predictive",
         coverage=None,
         contamination=None,
         min_weight="auto",
+        robust=None,
         memory=None,
         random_state=None,
     ):
         self.estimator = estimator
         self.n_sigma = n_sigma
+        self.calibration = calibration
         self.coverage = coverage
         self.contamination = contamination
         self.min_weight = min_weight
+        self.robust = robust
         self.memory = memory
         self.random_state = random_state
 

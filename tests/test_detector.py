@@ -102,7 +102,9 @@ class FixedMixture(BaseEstimator):
 def test_decision_function_is_zero_on_the_ellipsoid_axes(covariance_type, n_sigma):
     """Check that decision_function is 0 at the ends of every n-sigma semi-axis."""
     X = _clusters()
-    detector = NSigmaOutlierDetector(_gmm(covariance_type), n_sigma=n_sigma).fit(X)
+    detector = NSigmaOutlierDetector(
+        _gmm(covariance_type), n_sigma=n_sigma, calibration="none"
+    ).fit(X)
     gmm = detector.estimator_
     params = ellipsoid_params(gmm.means_, gmm.covariances_, covariance_type)
     points = params.axis_points(n_sigma).reshape(-1, X.shape[1])
@@ -116,14 +118,14 @@ def test_decision_function_is_zero_on_the_ellipsoid_axes(covariance_type, n_sigm
 def test_scores_read_in_sigmas():
     """Check score_samples, offset_ and decision_function against transform."""
     X = _clusters()
-    detector = NSigmaOutlierDetector(_gmm(), n_sigma=2.0).fit(X)
+    detector = NSigmaOutlierDetector(_gmm(), n_sigma=2.0, calibration="none").fit(X)
     distances = detector.transform(X)
     assert_allclose(detector.score_samples(X), -distances.min(axis=1))
     assert detector.offset_ == -2.0
     assert detector.threshold_ == 2.0
     assert_allclose(detector.decision_function(X), 2.0 - distances.min(axis=1))
     # The scores do not depend on the threshold.
-    other = NSigmaOutlierDetector(_gmm(), n_sigma=5.0).fit(X)
+    other = NSigmaOutlierDetector(_gmm(), n_sigma=5.0, calibration="none").fit(X)
     assert_allclose(other.score_samples(X), detector.score_samples(X))
 
 
@@ -139,7 +141,7 @@ def test_predict_agrees_with_predict_within(covariance_type, dtype):
     ).fit(X)
     for n_sigma in [1.0, 2.0, 3.0]:
         detector = NSigmaOutlierDetector(
-            FrozenEstimator(gmm), n_sigma=n_sigma, min_weight=0
+            FrozenEstimator(gmm), n_sigma=n_sigma, min_weight=0, calibration="none"
         ).fit(X)
         expected = np.where(gmm.predict_within(X_test, n_sigma=n_sigma), 1, -1)
         predicted = detector.predict(X_test)
@@ -159,7 +161,9 @@ def test_coverage_sets_the_chi_square_radius(n_features):
     """Check that coverage is converted with the chi-square distribution."""
     X = np.random.RandomState(0).normal(size=(50, n_features))
     coverage = sigma_to_coverage(3, 1)  # the 1-D 3-sigma mass, 99.73 %
-    detector = NSigmaOutlierDetector(GaussianMixture(), coverage=coverage).fit(X)
+    detector = NSigmaOutlierDetector(
+        GaussianMixture(), coverage=coverage, calibration="none"
+    ).fit(X)
     expected = np.sqrt(chi2.ppf(coverage, n_features))
     assert detector.threshold_ == pytest.approx(expected, rel=1e-12)
     assert detector.offset_ == -detector.threshold_
@@ -173,7 +177,9 @@ def test_coverage_holds_that_fraction_of_a_gaussian():
     """Check that the inlier fraction of a Gaussian sample is the coverage."""
     n_samples, n_features, coverage = 20_000, 5, 0.9
     X = np.random.RandomState(0).normal(size=(n_samples, n_features))
-    detector = NSigmaOutlierDetector(GaussianMixture(), coverage=coverage).fit(X)
+    detector = NSigmaOutlierDetector(
+        GaussianMixture(), coverage=coverage, calibration="none"
+    ).fit(X)
     inside = (detector.predict(X) == 1).mean()
     tolerance = 4 * np.sqrt(coverage * (1 - coverage) / n_samples)
     assert abs(inside - coverage) < tolerance
@@ -197,14 +203,35 @@ def test_contamination_flags_that_fraction_of_the_training_set(contamination):
 
 
 def test_threshold_precedence():
-    """Check that contamination beats coverage, which beats n_sigma."""
+    """Check that a threshold overriding another is an error, never inert."""
     X, _ = _labelled()
-    both = NSigmaOutlierDetector(_gmm(), n_sigma=1.0, coverage=0.5, contamination=0.1)
     only_contamination = NSigmaOutlierDetector(_gmm(), contamination=0.1)
-    assert both.fit(X).threshold_ == only_contamination.fit(X).threshold_
-    coverage = NSigmaOutlierDetector(_gmm(), n_sigma=1.0, coverage=0.5).fit(X)
+    assert only_contamination.fit(X).threshold_ > 0
+    coverage = NSigmaOutlierDetector(_gmm(), coverage=0.5, calibration="none").fit(X)
     assert coverage.threshold_ == pytest.approx(coverage_to_sigma(0.5, 2))
     assert NSigmaOutlierDetector(_gmm(), n_sigma=1.5).fit(X).threshold_ == 1.5
+    for params in [
+        {"n_sigma": 1.0, "coverage": 0.5},
+        {"n_sigma": 4.0, "contamination": 0.1},
+        {"coverage": 0.5, "contamination": 0.1},
+    ]:
+        detector = NSigmaOutlierDetector(_gmm(), **params)
+        with pytest.raises(ValueError, match="takes one threshold"):
+            detector.fit(X)
+        assert not hasattr(detector, "threshold_")
+
+
+def test_search_over_n_sigma_with_coverage_fails_loudly():
+    """Check that a search over n_sigma with coverage set cannot pass silently."""
+    X, y = _labelled()
+    search = GridSearchCV(
+        NSigmaOutlierDetector(_gmm(), coverage=0.9),
+        {"n_sigma": [2.0, 4.0]},
+        scoring=make_outlier_scorer("f1"),
+        error_score="raise",
+    )
+    with pytest.raises(ValueError, match="n_sigma must stay at its default"):
+        search.fit(X, y)
 
 
 def test_larger_n_sigma_flags_fewer_samples():
@@ -243,7 +270,9 @@ def test_min_weight_auto_ignores_components_fitted_to_noise():
     X_test, y_test = _labelled(seed=12)
     recall = {}
     for min_weight in ["auto", 0.01, 0.0]:
-        detector = NSigmaOutlierDetector(random_state=0, min_weight=min_weight)
+        detector = NSigmaOutlierDetector(
+            random_state=0, min_weight=min_weight, calibration="none"
+        )
         flagged = detector.fit(X).predict(X_test) == -1
         recall[min_weight] = flagged[y_test == -1].mean()
         assert flagged[y_test == 1].mean() < 0.01
@@ -348,12 +377,12 @@ def test_frozen_estimator_is_used_as_is():
     means, n_iter = gmm.means_.copy(), gmm.n_iter_
     frozen = FrozenEstimator(gmm)
     X_other = np.random.RandomState(1).normal(size=(80, 2))
-    detector = NSigmaOutlierDetector(frozen).fit(X_other)
+    detector = NSigmaOutlierDetector(frozen, calibration="chi2").fit(X_other)
     assert detector.estimator_ is frozen
     assert_array_equal(gmm.means_, means)
     assert gmm.n_iter_ == n_iter
     # The distances are those of the frozen mixture, not of a refit on X_other.
-    reference = NSigmaOutlierDetector(_gmm()).fit(X)
+    reference = NSigmaOutlierDetector(_gmm(), calibration="chi2").fit(X)
     assert_allclose(detector.score_samples(X), reference.score_samples(X))
 
 
@@ -494,7 +523,7 @@ def test_transform_feature_names_and_pandas_output():
     """Check transform's feature names and set_output(transform='pandas')."""
     pd = pytest.importorskip("pandas")
     X = pd.DataFrame(_clusters(), columns=["x0", "x1"], index=np.arange(300) + 7)
-    detector = NSigmaOutlierDetector(_gmm()).fit(X)
+    detector = NSigmaOutlierDetector(_gmm(), calibration="none").fit(X)
     names = [
         "nsigmaoutlierdetector0",
         "nsigmaoutlierdetector1",
@@ -548,7 +577,7 @@ def test_grid_search_over_n_sigma():
     X, y = _labelled()
     grid = [1.0, 2.0, 3.0, 4.0, 6.0]
     search = GridSearchCV(
-        NSigmaOutlierDetector(_gmm()),
+        NSigmaOutlierDetector(_gmm(), calibration="none"),
         {"n_sigma": grid},
         scoring={
             "f1": make_outlier_scorer("f1"),
@@ -573,7 +602,7 @@ def test_grid_search_over_coverage():
     """Check that coverage can be searched without unsetting n_sigma."""
     X, y = _labelled()
     search = GridSearchCV(
-        NSigmaOutlierDetector(_gmm()),
+        NSigmaOutlierDetector(_gmm(), calibration="none"),
         {"coverage": [0.5, 0.9, 0.99, 0.999]},
         scoring=make_outlier_scorer("f1"),
         cv=StratifiedKFold(3, shuffle=True, random_state=0),

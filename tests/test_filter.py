@@ -39,8 +39,8 @@ def _regression(seed=0, n_samples=300, n_outliers=30):
 def test_fit_resample_drops_the_outlier_rows():
     """Check that fit_resample keeps exactly the rows the detector calls inliers."""
     X, y, is_outlier = _regression()
-    X_res, y_res = NSigmaOutlierFilter(_gmm()).fit_resample(X, y)
-    detector = NSigmaOutlierDetector(_gmm()).fit(X)
+    X_res, y_res = NSigmaOutlierFilter(_gmm(), robust=0.975).fit_resample(X, y)
+    detector = NSigmaOutlierDetector(_gmm(), robust=0.975).fit(X)
     kept = detector.predict(X) == 1
     assert_array_equal(X_res, X[kept])
     assert_array_equal(y_res, y[kept])
@@ -158,7 +158,7 @@ def test_imblearn_pipeline_filters_at_fit_only():
     imblearn_pipeline = pytest.importorskip("imblearn.pipeline")
     X, y, is_outlier = _regression()
     pipe = imblearn_pipeline.make_pipeline(
-        NSigmaOutlierFilter(_gmm()), CountingKNN(n_neighbors=5)
+        NSigmaOutlierFilter(_gmm(), robust=0.975), CountingKNN(n_neighbors=5)
     ).fit(X, y)
     sampler, model = pipe[0], pipe[-1]
     assert model.n_fit_rows_ == len(sampler.sample_indices_) < len(X)
@@ -175,7 +175,7 @@ def test_imblearn_pipeline_improves_a_linear_model():
     clean = ~is_outlier
     plain = LinearRegression().fit(X, y)
     filtered = imblearn_pipeline.make_pipeline(
-        NSigmaOutlierFilter(_gmm()), LinearRegression()
+        NSigmaOutlierFilter(_gmm(), robust=0.975), LinearRegression()
     ).fit(X, y)
     assert_allclose(filtered[-1].coef_, [2.0, -1.0], atol=0.05)
     assert filtered.score(X_test[clean], y_test[clean]) > 0.99
