@@ -54,6 +54,10 @@ except ImportError:  # pragma: no cover - older scikit-learn
             )
 
 
+from sklearn.mixture._gaussian_mixture import (
+    _compute_precision_cholesky,
+    _compute_precision_cholesky_from_precisions,
+)
 from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils._param_validation import (
     HasMethods,
@@ -61,11 +65,16 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
+    "_check_feature_names",
+    "_check_n_features",
+    "_compute_precision_cholesky",
+    "_compute_precision_cholesky_from_precisions",
     "_fit_context",
     "_is_numpy_namespace",
     "_safe_indexing",
