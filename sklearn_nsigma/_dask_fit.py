@@ -39,6 +39,7 @@ from sklearn_nsigma._compat import (
     _check_n_features,
     _compute_precision_cholesky,
     _compute_precision_cholesky_from_precisions,
+    get_namespace,
 )
 
 #: Dask configuration key read when ``persist=None``: set it to False, e.g.
@@ -339,7 +340,7 @@ class _Blocks:
         else:
             sources = [source.for_block(b) for b in range(len(self.delayed))]
         tasks = [
-            dask.delayed(_block_statistics, pure=True)(
+            dask.delayed(_block_statistics, pure=False)(
                 block, block_source, covariance_type, options
             )
             for block, block_source in zip(self.delayed, sources, strict=True)
@@ -415,8 +416,9 @@ def _initialize(estimator, parameters, n_samples) -> None:
             covariances, estimator.covariance_type
         )
     else:
+        xp, _ = get_namespace(estimator.precisions_init)
         estimator.precisions_cholesky_ = _compute_precision_cholesky_from_precisions(
-            estimator.precisions_init, estimator.covariance_type
+            estimator.precisions_init, estimator.covariance_type, xp=xp
         )
 
 
@@ -496,7 +498,7 @@ def _sample(blocks, random_state, n_rows):
     fraction = n_rows / blocks.offsets[-1]
     parts = dask.compute(
         *[
-            dask.delayed(_sample_block, pure=True)(block, seed, fraction)
+            dask.delayed(_sample_block, pure=False)(block, seed, fraction)
             for block, seed in zip(blocks.delayed, seeds, strict=True)
         ]
     )
@@ -556,8 +558,14 @@ def _check_estimator(estimator):
         )
 
 
-def _check_dask_X(estimator, X):
-    """Validate X lazily; set ``n_features_in_``; return it as float."""
+def validate_dask_data(estimator, X):
+    """``validate_data(estimator, X)`` for a Dask array, without computing it.
+
+    Checks that X is 2-D, real, chunked along rows only, with known chunk
+    sizes and at least 2 rows; sets ``n_features_in_`` (and removes
+    ``feature_names_in_``); returns X as float64, or float32 if it is.
+    Non-finite values are found when the blocks are computed.
+    """
     from sklearn_nsigma._dask import check_row_blocks
 
     where = f"{type(estimator).__name__}.fit()"
@@ -574,11 +582,18 @@ def _check_dask_X(estimator, X):
             f"Found array with {n_samples} sample(s) (shape={X.shape}) while a "
             f"minimum of 2 is required by {type(estimator).__name__}."
         )
-    if n_samples < estimator.n_components:
+    _check_feature_names(estimator, X, reset=True)
+    _check_n_features(estimator, X, reset=True)
+    return X
+
+
+def _check_dask_X(estimator, X):
+    X = validate_dask_data(estimator, X)
+    if X.shape[0] < estimator.n_components:
         raise ValueError(
             "Expected n_samples >= n_components "
             f"but got n_components = {estimator.n_components}, "
-            f"n_samples = {n_samples}"
+            f"n_samples = {X.shape[0]}"
         )
     return X
 
@@ -682,9 +697,8 @@ def _fit(estimator, X, persist):
     n_components = estimator.n_components
     covariance_type = estimator.covariance_type
     moments = blocks.statistics(_Ones(), "full", 1, check_finite=True)
-    _check_feature_names(estimator, X, reset=True)
-    _check_n_features(estimator, X, reset=True)
-    estimator._check_parameters(_moment_proxy(moments, dtype))
+    proxy = _moment_proxy(moments, dtype)
+    estimator._check_parameters(proxy, xp=get_namespace(proxy)[0])
 
     bayesian = isinstance(estimator, BayesianGaussianMixture)
     needs_resp = bayesian or (

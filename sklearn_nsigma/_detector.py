@@ -29,6 +29,7 @@ from sklearn_nsigma._compat import (
 )
 from sklearn_nsigma._coverage import coverage_to_sigma
 from sklearn_nsigma._dask import is_dask_array, map_row_blocks
+from sklearn_nsigma._dask_fit import fit_dask, validate_dask_data
 from sklearn_nsigma._distance import MahalanobisKernel, kernel_dtype
 from sklearn_nsigma._geometry import (
     COVARIANCE_TYPES,
@@ -54,6 +55,8 @@ def _fit_estimator(estimator, X, y):
     Array API dispatch is turned off: the detector works on NumPy arrays,
     and GaussianMixture's k-means init refuses to run with it on.
     """
+    if is_dask_array(X) and not isinstance(estimator, FrozenEstimator):
+        return fit_dask(estimator, X, y)  # EM where the blocks live
     with config_context(array_api_dispatch=False):
         return estimator.fit(X, y)
 
@@ -412,7 +415,10 @@ class NSigmaOutlierDetector(
 
     def _fit(self, X, y) -> None:
         xp, _ = get_namespace(X)
-        X = validate_data(self, X, dtype=[xp.float64, xp.float32])
+        if is_dask_array(X):
+            X = validate_dask_data(self, X)
+        else:
+            X = validate_data(self, X, dtype=[xp.float64, xp.float32])
         if not _is_numpy_namespace(xp):
             X = move_to(X, xp=np, device="cpu")
         n_samples, n_features = X.shape
@@ -440,7 +446,10 @@ class NSigmaOutlierDetector(
         self.eligible_components_ = _eligible_components(weights, min_weight)
         self._n_features_out = means.shape[0]
         if self.contamination is not None:
-            scores = self._score_samples(X, check_finite=False)  # fit checked X
+            if is_dask_array(X):
+                scores = self.score_samples(X).compute()
+            else:
+                scores = self._score_samples(X, check_finite=False)  # fit checked X
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
             self.threshold_ = -self.offset_
         else:
