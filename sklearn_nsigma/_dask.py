@@ -43,6 +43,13 @@ def _score_block(block, estimator, method, kwargs):
     return getattr(estimator, method)(block, **kwargs)
 
 
+def _score_block_rows(blocks, estimator, method, kwargs):
+    # blockwise(concatenate=False) passes the blocks of a row as a list; X
+    # holds one block per row.
+    (block,) = blocks
+    return getattr(estimator, method)(block, **kwargs)
+
+
 def map_row_blocks(estimator, method: str, X, *, n_columns, dtype, **kwargs):
     """Apply ``estimator.method`` to every row block of the Dask array ``X``.
 
@@ -85,9 +92,28 @@ def map_row_blocks(estimator, method: str, X, *, n_columns, dtype, **kwargs):
     if dtype == "float":
         dtype = np.float32 if X.dtype == np.float32 else np.float64
     dtype = np.dtype(dtype)
-    chunks = (X.chunks[0],) if n_columns is None else (X.chunks[0], (n_columns,))
-    meta = np.empty((0,) * len(chunks), dtype=dtype)
     shipped = dask.delayed(estimator, pure=True)
+    if n_columns is None:
+        # One value per row. ``map_blocks(drop_axis=1)`` would concatenate
+        # the blocks along the dropped axis, which copies every block even
+        # when there is one block per row: blockwise without concatenation
+        # hands the block over as it is.
+        return da.blockwise(
+            _score_block_rows,
+            "i",
+            X,
+            "ij",
+            shipped,
+            None,
+            method,
+            None,
+            kwargs,
+            None,
+            concatenate=False,
+            token="_score_block",
+            dtype=dtype,
+            meta=np.empty((0,), dtype=dtype),
+        )
     return da.map_blocks(
         _score_block,
         X,
@@ -95,7 +121,6 @@ def map_row_blocks(estimator, method: str, X, *, n_columns, dtype, **kwargs):
         method,
         kwargs,
         dtype=dtype,
-        chunks=chunks,
-        drop_axis=None if n_columns is not None else 1,
-        meta=meta,
+        chunks=(X.chunks[0], (n_columns,)),
+        meta=np.empty((0, 0), dtype=dtype),
     )
