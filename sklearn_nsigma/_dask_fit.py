@@ -428,7 +428,7 @@ def _lower_bound(estimator, stats, n_samples, dtype):
     It is called with one zero log-responsibility, which makes the
     Bayesian entropy term ``-sum(r log r)`` zero; the pooled sum replaces it.
     """
-    log_prob_norm = np.asarray(stats.log_prob_norm_sum / n_samples, dtype=dtype)
+    log_prob_norm = dtype(stats.log_prob_norm_sum / n_samples)
     bound = estimator._compute_lower_bound(np.zeros((1, 1), dtype=dtype), log_prob_norm)
     if isinstance(estimator, BayesianGaussianMixture):
         bound = bound - stats.resp_log_resp_sum

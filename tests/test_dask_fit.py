@@ -62,6 +62,8 @@ def _assert_same_fit(on_dask, in_memory, rtol=1e-6):
     assert_allclose(on_dask.lower_bounds_, in_memory.lower_bounds_, rtol=rtol)
     assert on_dask.n_iter_ == in_memory.n_iter_
     assert on_dask.converged_ == in_memory.converged_
+    assert np.shape(on_dask.lower_bound_) == np.shape(in_memory.lower_bound_)
+    assert type(on_dask.lower_bound_) is type(in_memory.lower_bound_)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
