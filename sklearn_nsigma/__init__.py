@@ -1,6 +1,7 @@
 """n-sigma ellipsoids of Gaussian mixture components for scikit-learn."""
 
 from sklearn_nsigma._coverage import coverage_to_sigma, sigma_to_coverage
+from sklearn_nsigma._dask_fit import fit_dask
 from sklearn_nsigma._detector import NSigmaOutlierDetector
 from sklearn_nsigma._filter import NSigmaOutlierFilter
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
@@ -31,6 +32,7 @@ __all__ = [
     "__version__",
     "coverage_to_sigma",
     "ellipsoid_params",
+    "fit_dask",
     "make_outlier_scorer",
     "sigma_to_coverage",
 ]

@@ -57,6 +57,7 @@ except ImportError:  # pragma: no cover - older scikit-learn
 from sklearn.mixture._gaussian_mixture import (
     _compute_log_det_cholesky,
     _compute_precision_cholesky,
+    _compute_precision_cholesky_from_precisions,
 )
 from sklearn.utils._indexing import _safe_indexing
 from sklearn.utils._param_validation import (
@@ -65,13 +66,17 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
+from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 __all__ = [
     "HasMethods",
     "Interval",
     "StrOptions",
+    "_check_feature_names",
+    "_check_n_features",
     "_compute_log_det_cholesky",
     "_compute_precision_cholesky",
+    "_compute_precision_cholesky_from_precisions",
     "_fit_context",
     "_is_numpy_namespace",
     "_safe_indexing",

@@ -20,7 +20,33 @@ def is_dask_array(X) -> bool:
     return type(X).__module__.split(".")[0] == "dask" and hasattr(X, "chunks")
 
 
+def check_row_blocks(X, where: str) -> None:
+    """Refuse a Dask array that is not 2-D, real, and chunked along rows only."""
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D Dask array for X in {where}, got {X.ndim} "
+            f"dimension(s) with shape {X.shape}."
+        )
+    if len(X.chunks[1]) != 1:
+        raise ValueError(
+            f"X is chunked along its feature axis (chunks {X.chunks[1]}); "
+            "every block must hold whole rows. Rechunk it with "
+            "X.rechunk({1: -1})."
+        )
+    if np.dtype(X.dtype).kind not in "biuf":
+        raise TypeError(
+            f"X must hold real numbers, got a Dask array of dtype {X.dtype}."
+        )
+
+
 def _score_block(block, estimator, method, kwargs):
+    return getattr(estimator, method)(block, **kwargs)
+
+
+def _score_block_rows(blocks, estimator, method, kwargs):
+    # blockwise(concatenate=False) passes the blocks of a row as a list; X
+    # holds one block per row.
+    (block,) = blocks
     return getattr(estimator, method)(block, **kwargs)
 
 
@@ -56,33 +82,38 @@ def map_row_blocks(estimator, method: str, X, *, n_columns, dtype, **kwargs):
     import dask
     import dask.array as da
 
-    if X.ndim != 2:
-        raise ValueError(
-            f"Expected a 2D Dask array for X in {type(estimator).__name__}."
-            f"{method}(), got {X.ndim} dimension(s) with shape {X.shape}."
-        )
+    check_row_blocks(X, f"{type(estimator).__name__}.{method}()")
     n_features = estimator.n_features_in_
     if X.shape[1] != n_features:
         raise ValueError(
             f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
             f"expecting {n_features} features as input."
         )
-    if len(X.chunks[1]) != 1:
-        raise ValueError(
-            f"X is chunked along its feature axis (chunks {X.chunks[1]}); "
-            "every block must hold whole rows. Rechunk it with "
-            "X.rechunk({1: -1})."
-        )
-    if np.dtype(X.dtype).kind not in "biuf":
-        raise TypeError(
-            f"X must hold real numbers, got a Dask array of dtype {X.dtype}."
-        )
     if dtype == "float":
         dtype = np.float32 if X.dtype == np.float32 else np.float64
     dtype = np.dtype(dtype)
-    chunks = (X.chunks[0],) if n_columns is None else (X.chunks[0], (n_columns,))
-    meta = np.empty((0,) * len(chunks), dtype=dtype)
     shipped = dask.delayed(estimator, pure=True)
+    if n_columns is None:
+        # One value per row. ``map_blocks(drop_axis=1)`` would concatenate
+        # the blocks along the dropped axis, which copies every block even
+        # when there is one block per row: blockwise without concatenation
+        # hands the block over as it is.
+        return da.blockwise(
+            _score_block_rows,
+            "i",
+            X,
+            "ij",
+            shipped,
+            None,
+            method,
+            None,
+            kwargs,
+            None,
+            concatenate=False,
+            token="_score_block",
+            dtype=dtype,
+            meta=np.empty((0,), dtype=dtype),
+        )
     return da.map_blocks(
         _score_block,
         X,
@@ -90,7 +121,6 @@ def map_row_blocks(estimator, method: str, X, *, n_columns, dtype, **kwargs):
         method,
         kwargs,
         dtype=dtype,
-        chunks=chunks,
-        drop_axis=None if n_columns is not None else 1,
-        meta=meta,
+        chunks=(X.chunks[0], (n_columns,)),
+        meta=np.empty((0, 0), dtype=dtype),
     )

@@ -38,6 +38,7 @@ from sklearn_nsigma._compat import (
 )
 from sklearn_nsigma._coverage import coverage_to_sigma
 from sklearn_nsigma._dask import is_dask_array, map_row_blocks
+from sklearn_nsigma._dask_fit import fit_dask, validate_dask_data
 from sklearn_nsigma._distance import MahalanobisKernel, kernel_dtype
 from sklearn_nsigma._geometry import (
     COVARIANCE_TYPES,
@@ -67,6 +68,8 @@ def _fit_estimator(estimator, X, y):
     Array API dispatch is turned off: the detector works on NumPy arrays,
     and GaussianMixture's k-means init refuses to run with it on.
     """
+    if is_dask_array(X) and not isinstance(estimator, FrozenEstimator):
+        return fit_dask(estimator, X, y)  # EM where the blocks live
     with config_context(array_api_dispatch=False):
         return estimator.fit(X, y)
 
@@ -610,7 +613,10 @@ class NSigmaOutlierDetector(
 
     def _fit(self, X, y) -> None:
         xp, _ = get_namespace(X)
-        X = validate_data(self, X, dtype=[xp.float64, xp.float32])
+        if is_dask_array(X):
+            X = validate_dask_data(self, X)
+        else:
+            X = validate_data(self, X, dtype=[xp.float64, xp.float32])
         if not _is_numpy_namespace(xp):
             X = move_to(X, xp=np, device="cpu")
         n_samples, n_features = X.shape
@@ -632,6 +638,12 @@ class NSigmaOutlierDetector(
         eligible = _eligible_components(weights, min_weight)
         n_used = np.full(means.shape[0], np.nan)
         if self.robust is not None:
+            if is_dask_array(X):
+                raise ValueError(
+                    f"robust={self.robust!r} re-estimates the ellipsoids in memory; "
+                    "a Dask array is not supported with it: use robust=None or "
+                    "pass a NumPy array."
+                )
             means, factors, n_used, self.n_robust_iter_ = robust_parameters(
                 np.asarray(X, dtype=np.float64),
                 means,
@@ -662,8 +674,12 @@ class NSigmaOutlierDetector(
         self.eligible_components_ = eligible
         self._n_features_out = means.shape[0]
         if self.contamination is not None:
+            if is_dask_array(X):  # fitted where the blocks live; score there too
+                sigmas = -self.score_samples(X).compute()
+            else:
+                sigmas = self._sigmas(X)
             self.threshold_ = float(
-                np.percentile(self._sigmas(X), 100.0 * (1.0 - self.contamination))
+                np.percentile(sigmas, 100.0 * (1.0 - self.contamination))
             )
         elif self.coverage is not None:
             if self.calibration == "none":

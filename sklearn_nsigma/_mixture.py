@@ -13,6 +13,7 @@ from sklearn_nsigma._compat import (
     move_to,
 )
 from sklearn_nsigma._dask import is_dask_array, map_row_blocks
+from sklearn_nsigma._dask_fit import fit_predict_dask
 from sklearn_nsigma._distance import MahalanobisKernel, kernel_dtype
 from sklearn_nsigma._em import BayesianEMMixin, GaussianEMMixin
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
@@ -37,13 +38,16 @@ class NSigmaMixtureMixin:
         """Estimate model parameters using X and predict the labels for X.
 
         As :meth:`sklearn.mixture.GaussianMixture.fit_predict` (which
-        :meth:`fit` calls), and then sets ``ellipsoid_params_``.
+        :meth:`fit` calls), and then sets ``ellipsoid_params_``. A Dask
+        array is fitted where its blocks live by :func:`fit_dask` (the same
+        answer as in memory); its labels are then a lazy Dask array.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask.array.Array of shape (n_samples, n_features)
             List of n_features-dimensional data points. Each row
-            corresponds to a single data point.
+            corresponds to a single data point. A Dask array must be
+            chunked along rows only.
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -53,7 +57,10 @@ class NSigmaMixtureMixin:
         labels : array, shape (n_samples,)
             Component labels.
         """
-        labels = super().fit_predict(X, y)
+        if is_dask_array(X):
+            labels = fit_predict_dask(self, X, y)
+        else:
+            labels = super().fit_predict(X, y)
         self.ellipsoid_params_ = self._compute_ellipsoid_params()
         return labels
 

@@ -21,6 +21,23 @@ def global_random_seed(request):
     return request.param
 
 
+@pytest.fixture(scope="session")
+def dask_client():
+    """A real LocalCluster of 2 single-threaded worker processes, shared."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            worker_dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
 @pytest.fixture
 def pyplot():
     """Agg pyplot, with all figures closed before and after the test."""

@@ -10,20 +10,10 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A LocalCluster of 2 worker processes, closed after the module."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
+@pytest.fixture
+def client(dask_client):
+    """The shared LocalCluster of 2 worker processes (see conftest.py)."""
+    return dask_client
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +129,27 @@ def test_detector_on_dask_matches_in_memory(client, data, method):
     result = client.compute(lazy).result()
     assert_array_equal(result, expected)
     assert result.dtype == expected.dtype
+
+
+@pytest.mark.parametrize("per_component", [False, True])
+def test_blocks_are_scored_without_a_copy(data, monkeypatch, per_component):
+    """Check each block reaches the NumPy method as a view, not a copy."""
+    import dask
+
+    model, X, _ = data
+    blocks = np.split(X, 6)
+    X_dask = da.concatenate(
+        [da.from_delayed(dask.delayed(b), b.shape, b.dtype) for b in blocks]
+    )
+    shares = []
+    original = NSigmaGaussianMixture.predict_within
+
+    def spy(self, block, *args, **kwargs):
+        if isinstance(block, np.ndarray):
+            shares.append(any(np.shares_memory(block, b) for b in blocks))
+        return original(self, block, *args, **kwargs)
+
+    monkeypatch.setattr(NSigmaGaussianMixture, "predict_within", spy)
+    lazy = model.predict_within(X_dask, per_component=per_component)
+    lazy.compute(scheduler="synchronous")
+    assert len(shares) == len(blocks) and all(shares)
