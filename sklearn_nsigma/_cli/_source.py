@@ -69,6 +69,7 @@ class Source:
             self._spool = tempfile.TemporaryFile()
             with self._open_raw_stream() as stream:
                 shutil.copyfileobj(stream, self._spool, 1 << 20)
+            self._spool.flush()
         raw = self.open_raw()
         head = raw.read(8)
         raw.close()
@@ -99,8 +100,10 @@ class Source:
     def open_raw(self):
         """The stored bytes (compressed or not), from the start."""
         if self._spool is not None:
-            self._spool.seek(0)
-            return _Unclosed(self._spool)
+            # A second descriptor: closing it leaves the spool open.
+            handle = open(os.dup(self._spool.fileno()), "rb")  # noqa: SIM115
+            handle.seek(0)
+            return handle
         try:
             return open(self.path, "rb")  # noqa: SIM115
         except OSError as exc:
@@ -140,41 +143,6 @@ class Source:
     def close(self) -> None:
         if self._spool is not None:
             self._spool.close()
-
-
-class _Unclosed(io.BufferedReader):
-    """A view of the spool that closing does not close."""
-
-    def __init__(self, handle):
-        self._handle = handle
-
-    def read(self, size=-1):
-        return self._handle.read(size)
-
-    def read1(self, size=-1):
-        return self._handle.read(size)
-
-    def readinto(self, buffer):
-        return self._handle.readinto(buffer)
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def seek(self, offset, whence=0):
-        return self._handle.seek(offset, whence)
-
-    def tell(self):
-        return self._handle.tell()
-
-    def close(self):
-        pass
-
-    @property
-    def closed(self):
-        return False
 
 
 def _decode_error(source: Source, exc: UnicodeDecodeError) -> CLIError:
