@@ -182,7 +182,8 @@ def test_version_and_help_import_nothing_heavy(tmp_path):
         "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "heavy = [m for m in ('numpy', 'sklearn', 'pandas', 'scipy') if m in sys.modules]\n"
+        "heavy = [m for m in ('numpy', 'sklearn', 'pandas', 'scipy')\n"
+        "         if m in sys.modules]\n"
         "print('HEAVY', heavy)\n"
     )
     result = subprocess.run(

@@ -16,7 +16,7 @@ import numpy as np
 
 from sklearn_nsigma._cli._args import OUTPUT_COLUMNS, CLIError
 
-PROBE_ROWS = 50_000
+PROBE_ROWS = 20_000
 MISSING_TOKENS = ("", "na", "n/a", "nan", "null", "none", "-", "?")
 ID_NAMES = {"id", "ids", "index", "idx", "key", "uuid", "guid", "row", "rowid"}
 ID_PATTERN = re.compile(r"(unnamed: ?\d+|.+[_ .-]id|id[_ .-].+|.+[a-z]I[dD])")

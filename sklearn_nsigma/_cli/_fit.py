@@ -16,7 +16,7 @@ from sklearn_nsigma._cli._args import CLIError
 
 SCORE_CHUNK_ROWS = 65_536
 PATIENCE = 3  # K search: stop after this many K without a lower BIC
-SCALE_SAMPLE_ROWS = 200_000
+SCALE_SAMPLE_ROWS = 100_000
 CHEAPER = {"full": ("diag", "spherical"), "tied": ("diag", "spherical")}
 CHEAPER |= {"diag": ("spherical",), "spherical": ()}
 
@@ -43,9 +43,10 @@ def standardise(X: np.ndarray, random_state: int):
         sample = X[np.sort(rng.choice(X.shape[0], SCALE_SAMPLE_ROWS, replace=False))]
     q1, center, q3 = np.percentile(sample, [25, 50, 75], axis=0)
     scale = q3 - q1
-    spread = sample.std(axis=0)
-    scale = np.where(scale > 0, scale, spread)
-    scale = np.where(scale > 0, scale, 1.0)
+    flat = scale <= 0
+    if flat.any():
+        scale[flat] = sample[:, flat].std(axis=0)
+        scale[scale <= 0] = 1.0
     X -= center
     X /= scale
     return center, scale

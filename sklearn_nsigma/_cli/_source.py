@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from sklearn_nsigma._cli._args import CLIError
 
-BLOCK_CHARS = 1 << 22  # about 4 MB of text per block
+BLOCK_CHARS = 1 << 20  # about 1 MB of text per block
 SNIFF_CHARS = 1 << 16
 SNIFF_LINES = 50
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")

@@ -101,8 +101,12 @@ class _Reader:
         self.name, self.header = name, header
         self.delimiter, self.decimal = delimiter, decimal
         self.features, self.missing = features, missing
-        self.parts, self.complete = [], []
+        self.complete = []
         self.n_rows, self.n_missing, self.where_missing = 0, 0, []
+        self.n_kept = 0
+        # Rows go straight into one buffer. Its pages are only committed
+        # when written, so a generous capacity costs no memory.
+        self.buffer = np.empty((0, len(features)))
 
     def _cell(self, block: Block, row: int, column: int) -> str:
         return split_record(block.records[row], self.delimiter)[column]
@@ -153,9 +157,23 @@ class _Reader:
         if not complete.all():
             self._note_missing(block, X, complete)
         if self.missing == "drop" or complete.all():
-            self.parts.append(X if complete.all() else X[complete])
+            self._keep(X if complete.all() else X[complete])
         self.complete.append(complete)
         self.n_rows += len(block.records)
+
+    def reserve(self, n_rows: int) -> None:
+        """Make room for ``n_rows`` rows in all (an upper bound is fine)."""
+        if n_rows > self.buffer.shape[0]:
+            buffer = np.empty((n_rows, self.buffer.shape[1]))
+            buffer[: self.n_kept] = self.buffer[: self.n_kept]
+            self.buffer = buffer
+
+    def _keep(self, X: np.ndarray) -> None:
+        end = self.n_kept + X.shape[0]
+        if end > self.buffer.shape[0]:
+            self.reserve(max(2 * self.buffer.shape[0], end))
+        self.buffer[self.n_kept : end] = X
+        self.n_kept = end
 
     def _note_missing(self, block, X, complete) -> None:
         rows, columns = np.nonzero(np.isnan(X))
@@ -167,7 +185,7 @@ class _Reader:
                     f"{self.header[column]!r} line {block.lines[row]}"
                 )
         if self.missing == "error":
-            self.parts = []  # no fit will follow: keep no memory
+            self.buffer = np.empty((0, len(self.features)))  # no fit will follow
 
     def finish(self):
         if self.n_missing and self.missing == "error":
@@ -178,8 +196,8 @@ class _Reader:
                 f"{self.name} (column {where}{more}); skip those rows with "
                 "--missing drop"
             )
-        X = np.concatenate(self.parts) if self.parts else np.empty((0, 0))
-        self.parts = []
+        X = self.buffer[: self.n_kept]
+        self.buffer = None
         complete = np.concatenate(self.complete)
         return X, (None if complete.all() else complete)
 
@@ -223,7 +241,11 @@ def _probe(source: Source, blocks, header: list, delimiter: str, first: Block):
         records += block.records[: PROBE_ROWS - len(records)]
         lines += block.lines[: PROBE_ROWS - len(lines)]
     probe = _read_block(
-        Block(records, lines, True), len(header), delimiter, dtype=str, na_filter=False
+        Block(records, lines, True),
+        len(header),
+        delimiter,
+        dtype=object,
+        na_filter=False,
     )
     return probe_blocks, probe, lines
 
@@ -272,6 +294,8 @@ def read_table(args, progress) -> Table:
     reader = _Reader(
         source.name, header, delimiter, args.decimal, columns.features, args.missing
     )
+    # A record holds at least a delimiter (or line end) per field.
+    reader.reserve(source.size // len(header) + 1 if not source.compression else 0)
     for block in probe_blocks:
         reader.add(block)
     del probe_blocks
