@@ -323,6 +323,11 @@ BAD_INPUTS = {
     ),
     "infinite": ("a,b\n1,2\n3,inf\n5,6\n", [], "non-finite value 'inf' in column 'b'"),
     "unterminated-quote": ('a,b\n1,"2\n3,4\n', [], "ends inside a quoted field"),
+    "plot-stdout": (
+        "a,b\n1,2\n3,4\n5,7\n",
+        ["--plot", "-"],
+        "--plot needs a file name",
+    ),
     "bad-gzip": (b"\x1f\x8b\x08\x00garbage", [], "is damaged or truncated"),
     "output-folder": (
         "a,b\n1,2\n3,4\n",

@@ -47,6 +47,8 @@ def _targets(args, demo: bool):
     plot = args.plot
     if demo and plot is None and not args.no_plot:
         plot = DEFAULT_DEMO_PLOT
+    if plot == "-":
+        raise CLIError("--plot needs a file name, not '-'")
     inputs = [] if demo else [args.input]
     output_target = None if output is None else check_target(output, inputs)
     plot_target = None if plot is None else check_target(plot, inputs)
