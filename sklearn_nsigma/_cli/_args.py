@@ -1,0 +1,346 @@
+"""The options of ``sklearn-nsigma``: the argument parser and its value types.
+
+Only the standard library is imported here, so that ``--help`` and
+``--version`` answer without loading NumPy, scikit-learn or pandas.
+"""
+
+import argparse
+import math
+
+PROG = "sklearn-nsigma"
+OUTPUT_COLUMNS = ("component", "mahalanobis", "tail_probability", "inlier")
+DEFAULT_DEMO_PLOT = "nsigma_demo.png"
+DEFAULT_SAMPLE_ROWS = 10_000
+DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";"}
+DELIMITER_NAMES |= {"pipe": "|", "space": " "}
+
+
+class CLIError(Exception):
+    """An error reported as one line, without a traceback."""
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive finite number, got {text!r}"
+        )
+    return value
+
+
+def _open_unit_float(text: str) -> float:
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _contamination(text: str) -> float:
+    value = _positive_float(text)
+    if not value <= 0.5:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 0.5], got {text!r}")
+    return value
+
+
+def _integer(text: str, minimum: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def _n_components(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    return _integer(text, 1, "a positive integer or 'auto'")
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, "a positive integer")
+
+
+def _non_negative_int(text: str) -> int:
+    return _integer(text, 0, "a non-negative integer")
+
+
+def _delimiter(text: str) -> str:
+    """One character; ``\\t`` (as typed in a shell), ``tab`` and names also."""
+    value = DELIMITER_NAMES.get(text.lower(), text)
+    if len(value) != 1 or value in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"expected one character (or \\t, tab, comma, semicolon, pipe, "
+            f"space), got {text!r}"
+        )
+    return value
+
+
+def _encoding(text: str) -> str:
+    import codecs
+
+    try:
+        name = codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r}") from None
+    # A UTF-8 file may start with a byte order mark: drop it.
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "input",
+        nargs="?",
+        metavar="INPUT",
+        help="CSV file with a header row, plain or compressed (.gz, .bz2, .xz, "
+        ".zip; recognised by content); '-' reads standard input. Omit it to "
+        "run the demo on the iris dataset.",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="output CSV file ('-' for standard output; a FIFO or device is "
+        "written directly, a symbolic link's target is replaced). Default: "
+        "INPUT_nsigma.csv next to the input; the demo writes no CSV unless "
+        "asked.",
+    )
+    parser.add_argument(
+        "-c",
+        "--columns",
+        metavar="NAMES",
+        help="comma-separated feature columns. Default: the numeric columns, "
+        "less those that look like identifiers or labels (the summary lists "
+        "every column left out, and why).",
+    )
+    parser.add_argument(
+        "--exclude",
+        metavar="NAMES",
+        help="comma-separated columns never used as features.",
+    )
+    parser.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        default=None,
+        metavar="CHAR",
+        help="field delimiter of the input and output, e.g. ';' or '\\t'. "
+        "Default: guessed among comma, semicolon, tab and pipe.",
+    )
+    parser.add_argument(
+        "--decimal",
+        choices=(".", ","),
+        default=".",
+        help="decimal separator of the input's numbers (default: '.').",
+    )
+    parser.add_argument(
+        "--encoding",
+        type=_encoding,
+        default="utf-8-sig",
+        metavar="NAME",
+        help="text encoding of the input, e.g. latin-1 (default: utf-8). The "
+        "output is UTF-8.",
+    )
+    parser.add_argument(
+        "--missing",
+        choices=("error", "drop"),
+        default="error",
+        help="missing values in the feature columns: 'error' stops and lists "
+        "them; 'drop' scores the other rows and writes the incomplete ones "
+        "with empty result columns (default: error).",
+    )
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-k",
+        "--n-components",
+        type=_n_components,
+        default=None,
+        metavar="K|auto",
+        help="number of mixture components, or 'auto' to choose it by BIC "
+        "from 1 to --max-components, never more than the rows support. "
+        "Default: auto (3 for the demo).",
+    )
+    parser.add_argument(
+        "--max-components",
+        type=_positive_int,
+        default=10,
+        metavar="K",
+        help="largest number of components tried by 'auto' (default: 10).",
+    )
+    parser.add_argument(
+        "--covariance-type",
+        choices=("full", "tied", "diag", "spherical"),
+        default="full",
+        help="covariance type of the components (default: full; a cheaper "
+        "one is used, and said, when the rows are too few for it).",
+    )
+    parser.add_argument(
+        "--sample-rows",
+        type=_non_negative_int,
+        default=DEFAULT_SAMPLE_ROWS,
+        metavar="N",
+        help="fit the mixture (and choose K) on a random sample of N rows; "
+        "every row is scored (default: "
+        f"{DEFAULT_SAMPLE_ROWS}; 0 fits on every row).",
+    )
+    parser.add_argument(
+        "--n-init",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="initialisations of each mixture fit (default: 1).",
+    )
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="SEED",
+        help="seed of the sample and the mixture fits (default: 0).",
+    )
+
+
+def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
+    threshold = parser.add_mutually_exclusive_group()
+    threshold.add_argument(
+        "-n",
+        "--n-sigma",
+        type=_positive_float,
+        default=None,
+        metavar="N",
+        help="inliers lie within N sigmas (Mahalanobis distance) of a "
+        "component (default: 3).",
+    )
+    threshold.add_argument(
+        "--coverage",
+        type=_open_unit_float,
+        default=None,
+        metavar="P",
+        help="threshold at the radius whose ellipsoid holds the fraction P of "
+        "a Gaussian component (chi-square with n_features degrees of "
+        "freedom), e.g. 0.9973.",
+    )
+    threshold.add_argument(
+        "--contamination",
+        type=_contamination,
+        default=None,
+        metavar="F",
+        help="flag the fraction F of the rows farthest from their nearest "
+        "component, in (0, 0.5].",
+    )
+    parser.add_argument(
+        "--min-weight",
+        type=_unit_float,
+        default=None,
+        metavar="W",
+        help="components of weight below W do not make rows inliers, e.g. a "
+        "broad component that the fit spent on scattered outliers (default: "
+        "NSigmaOutlierDetector's 'auto', a small share of the rows).",
+    )
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep",
+        choices=("all", "inliers", "outliers"),
+        default="all",
+        help="rows written to the output (default: all).",
+    )
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="write a figure of the ellipses (2 features), ellipsoids (3) or "
+        "pairwise marginal ellipses (more), with the coverage diagnostic. "
+        "Needs matplotlib: pip install 'sklearn-nsigma[plot]'.",
+    )
+    parser.add_argument(
+        "--no-plot",
+        action="store_true",
+        help=f"do not write the demo figure ({DEFAULT_DEMO_PLOT}).",
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also print each component's ellipsoid and the coverage table "
+        "(always printed by the demo).",
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print no progress (progress is printed on standard error when "
+        "a run lasts more than a few seconds).",
+    )
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every step and the fits' progress on standard error, and "
+        "tracebacks.",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``sklearn-nsigma``.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser.
+
+    Examples
+    --------
+    >>> from sklearn_nsigma._cli import build_parser
+    >>> args = build_parser().parse_args(["data.csv", "--delimiter", "\\\\t"])
+    >>> args.input, args.delimiter, args.missing
+    ('data.csv', '\\t', 'error')
+    """
+    from sklearn_nsigma import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Fit a Gaussian mixture to the numeric columns of a CSV file and "
+            "flag the rows that lie outside the n-sigma ellipsoid of every "
+            "component. The features are standardised (median and "
+            "interquartile range) first, so units do not matter. The output "
+            "has the input rows plus the columns component (nearest, by "
+            "Mahalanobis distance), mahalanobis (the distance to it, in the "
+            "model's sigmas), tail_probability (chi2.sf(distance**2, "
+            "n_features)) and inlier (true/false); input columns with these "
+            "names are replaced. Without INPUT, runs on the built-in iris "
+            f"dataset, prints each component's ellipsoid and writes a figure "
+            f"to {DEFAULT_DEMO_PLOT}. Reading a CSV file needs pandas: "
+            'pip install "sklearn-nsigma[cli]".'
+        ),
+        epilog=(
+            "Exit status: 0 on success, 1 on bad input (missing, empty or "
+            "malformed file, non-numeric or missing values in a feature "
+            "column, unknown columns, too few rows, an output that cannot be "
+            "written), 2 on bad usage, 129/130/143 when stopped by SIGHUP, "
+            "SIGINT or SIGTERM (the output is then left as it was)."
+        ),
+    )
+    _add_input_options(parser)
+    _add_model_options(parser)
+    _add_threshold_options(parser)
+    _add_output_options(parser)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    return parser
