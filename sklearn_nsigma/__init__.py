@@ -27,7 +27,23 @@ _SOURCES = {
     "sigma_to_coverage": "sklearn_nsigma._coverage",
 }
 
-__all__ = [*sorted(_SOURCES), "__version__"]
+__all__ = [
+    "CoverageDisplay",
+    "EllipseDisplay",
+    "EllipsoidDisplay",
+    "EllipsoidParams",
+    "NSigmaBayesianGaussianMixture",
+    "NSigmaGaussianMixture",
+    "NSigmaOutlierDetector",
+    "NSigmaOutlierFilter",
+    "PairwiseEllipseDisplay",
+    "__version__",
+    "coverage_to_sigma",
+    "ellipsoid_params",
+    "fit_dask",
+    "make_outlier_scorer",
+    "sigma_to_coverage",
+]
 
 if TYPE_CHECKING:  # what static tools see; at run time __getattr__ loads them
     from sklearn_nsigma._coverage import coverage_to_sigma, sigma_to_coverage
