@@ -10,7 +10,10 @@ EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.py"))
 # Examples that take more than 20 s: deselect them with -m "not slow".
 SLOW = {"plot_outlier_detection_comparison.py"}
 # Environment variables for examples whose full size is too large for a test.
-ENVIRONMENT = {"plot_dask_scoring.py": {"NSIGMA_DASK_ROWS": "2000000"}}
+ENVIRONMENT = {
+    "plot_dask_scoring.py": {"NSIGMA_DASK_ROWS": "2000000"},
+    "plot_outlier_detection_comparison.py": {"NSIGMA_HELD_OUT_DIGITS": "2"},
+}
 
 
 @pytest.mark.parametrize(
