@@ -18,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # document this checkout, installed or not
-if os.environ.get("NSIGMA_DOCS_QUICK", "0") not in ("", "0"):
+QUICK = os.environ.get("NSIGMA_DOCS_QUICK", "0") not in ("", "0")
+if QUICK:
     os.environ.setdefault("NSIGMA_DASK_ROWS", "2000000")
     os.environ.setdefault("NSIGMA_HELD_OUT_DIGITS", "2")
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
@@ -54,6 +55,19 @@ numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
 # -- gallery --------------------------------------------------------------------
+# sphinx-gallery reruns an example only when its file changed. The sizes the
+# examples ran at are kept next to their outputs, and a change of sizes
+# reruns them all, so a full build never shows a quick build's results.
+GALLERY = Path(__file__).resolve().parent / "auto_examples"
+SIZES = " ".join(
+    f"{name}={os.environ.get(name, '')}"
+    for name in ("NSIGMA_DASK_ROWS", "NSIGMA_HELD_OUT_DIGITS")
+)
+SIZES_FILE = GALLERY / ".example_sizes"
+RUN_STALE = not SIZES_FILE.is_file() or SIZES_FILE.read_text() != SIZES
+GALLERY.mkdir(exist_ok=True)
+SIZES_FILE.write_text(SIZES)
+
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
@@ -67,6 +81,7 @@ sphinx_gallery_conf = {
     "backreferences_dir": None,
     "show_memory": False,
     "min_reported_time": 10,
+    "run_stale_examples": RUN_STALE,
 }
 
 # -- HTML -----------------------------------------------------------------------

@@ -61,7 +61,7 @@ def _rst_blocks(lines):
             start += 1  # the blank line and the directive's options
         end = start
         while end < len(lines) and (
-            not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent
+            not lines[end].strip() or _indent(lines[end]) > indent
         ):
             end += 1
         text = textwrap.dedent("\n".join(lines[start:end])).strip("\n")
@@ -69,6 +69,10 @@ def _rst_blocks(lines):
         blocks.append(Block(start + 1, match[2], text, index, after))
         index = end
     return blocks
+
+
+def _indent(line):
+    return len(line) - len(line.lstrip())
 
 
 def _next_nonblank(lines, index):
@@ -83,7 +87,7 @@ def document_blocks(path: Path) -> list[Block]:
     parse = _markdown_blocks if path.suffix == ".md" else _rst_blocks
     blocks = parse(lines)
     python = []
-    for block, following in zip(blocks, [*blocks[1:], None], strict=True):
+    for block, following in zip(blocks, [*blocks[1:], None]):  # noqa: B905
         if block.language != "python":
             continue
         if (
