@@ -12,6 +12,7 @@ run small: the Dask example on 2 million rows instead of 100 million
 (``NSIGMA_HELD_OUT_DIGITS``); either variable can also be set directly.
 """
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -27,9 +28,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import sklearn_nsigma  # noqa: E402
 
+# A loaded machine stops the Dask example's worker processes slowly, and the
+# nanny's warnings about it would land in the rendered output.
+logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
+
 project = "sklearn-nsigma"
 author = "The sklearn-nsigma developers"
-copyright = "The sklearn-nsigma developers"  # noqa: A001
+copyright = "The sklearn-nsigma developers"
 release = sklearn_nsigma.__version__
 version = release
 
@@ -78,7 +83,8 @@ sphinx_gallery_conf = {
     "plot_gallery": "True",
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
-    "backreferences_dir": None,
+    "backreferences_dir": "generated/backreferences",
+    "doc_module": ("sklearn_nsigma",),
     "show_memory": False,
     "min_reported_time": 10,
     "run_stale_examples": RUN_STALE,
