@@ -47,7 +47,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "images/README.md"]
+exclude_patterns = ["_build"]
 root_doc = "index"
 default_role = "literal"
 
