@@ -1,4 +1,4 @@
-"""Regenerate the README's figures from the examples.
+"""Regenerate the figures of the README and the user guide from the examples.
 
 Run from anywhere: ``python doc/generate_images.py``. Each example in
 ``IMAGES`` runs headless; at its ``plt.show()`` the figures listed are saved

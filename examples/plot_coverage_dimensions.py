@@ -1,7 +1,7 @@
 """
-==============================================
+=================================================
 What "3 sigma" holds in 1, 2, 3 and 10 dimensions
-==============================================
+=================================================
 
 In one dimension, 99.73 % of a Gaussian lies within 3 standard deviations
 of its mean. In d dimensions, the squared Mahalanobis distance of a sample

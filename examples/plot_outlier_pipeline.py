@@ -1,7 +1,7 @@
 """
-=====================================================================
+======================================================================
 Outlier filtering in a pipeline, before a supervised model, and search
-=====================================================================
+======================================================================
 
 :class:`~sklearn_nsigma.NSigmaOutlierDetector` is a scikit-learn outlier
 detector: it goes at the end of a :class:`~sklearn.pipeline.Pipeline`, its

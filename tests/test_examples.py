@@ -13,6 +13,7 @@ SLOW = {"plot_outlier_detection_comparison.py"}
 ENVIRONMENT = {
     "plot_dask_scoring.py": {"NSIGMA_DASK_ROWS": "2000000"},
     "plot_dask_fit.py": {"NSIGMA_DASK_FIT_ROWS": "200000"},
+    "plot_outlier_detection_comparison.py": {"NSIGMA_HELD_OUT_DIGITS": "2"},
 }
 
 
