@@ -310,12 +310,10 @@ def _check_features(
                 f"of {count} of them, or use {others}."
             )
         return list(range(count))
-    if isinstance(features, (str, bytes)) or not isinstance(
-        features, Sequence | np.ndarray
-    ):
+    if isinstance(features, (str, bytes)) or not np.iterable(features):
         raise ValueError(f"{expected}, got {features!r}.")
     chosen = []
-    for feature in features:
+    for feature in list(features):
         if isinstance(feature, str):
             if names is None:
                 raise ValueError(

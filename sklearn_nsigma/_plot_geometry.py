@@ -70,10 +70,10 @@ def fitted_mixture(estimator) -> tuple[object, object | None]:
         detector, estimator = estimator, _unfreeze(estimator.estimator_)
     if not hasattr(estimator, "covariance_type") or not hasattr(type(estimator), "fit"):
         raise TypeError(
-            "Expected a fitted Gaussian mixture (GaussianMixture, "
+            "Expected a Gaussian mixture (GaussianMixture, "
             "BayesianGaussianMixture, NSigmaGaussianMixture), an outlier "
             "detector wrapping one (NSigmaOutlierDetector), or a Pipeline whose "
-            f"last step is one of these; got {type(estimator).__name__}."
+            f"last step is one of these, fitted; got {type(estimator).__name__}."
         )
     check_is_fitted(estimator, _MIXTURE_ATTRIBUTES)
     return estimator, detector
