@@ -119,7 +119,8 @@ def log_chi2_sf(x, df):
     x = x.ravel()
     with np.errstate(divide="ignore"):
         direct = special.chdtrc(df, x)
-        out = np.log(direct)
+        # near the centre, log1p of the lower tail keeps the tiny log values
+        out = np.where(direct > 0.5, np.log1p(-special.chdtr(df, x)), np.log(direct))
     far = direct < _DIRECT_FLOOR
     if far.any():
         out[far] = _log_gammaincc_cf(df / 2.0, x[far] / 2.0)
@@ -158,7 +159,9 @@ def log_f_sf(x, dfn, dfd):
     x, dfn, dfd = x.ravel(), dfn.ravel(), dfd.ravel()
     with np.errstate(divide="ignore"):
         direct = special.fdtrc(dfn, dfd, x)
-        out = np.log(direct)
+        out = np.where(
+            direct > 0.5, np.log1p(-special.fdtr(dfn, dfd, x)), np.log(direct)
+        )
     far = direct < _DIRECT_FLOOR
     if far.any():
         a, b = dfd[far] / 2.0, dfn[far] / 2.0
@@ -268,10 +271,6 @@ def squared_radius(n_sigma, n_features, scale, dfd):
     26.901
     """
     target = float(sigma_to_log_tail(n_sigma))
-    if not np.isinf(dfd) and target > np.log(_DIRECT_FLOOR):
-        return float(special.fdtri(n_features, dfd, -np.expm1(target))) * (
-            n_features / scale
-        )
     if np.isinf(dfd) and target > np.log(_DIRECT_FLOOR):
         return float(_chi2.isf(np.exp(target), n_features)) / scale
 

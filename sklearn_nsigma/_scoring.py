@@ -153,7 +153,7 @@ def make_outlier_scorer(metric: str = "f1") -> Callable[..., float]:
     >>> X = np.concatenate([rng.normal(0, 1, (190, 2)), rng.uniform(-8, 8, (10, 2))])
     >>> y = np.r_[np.ones(190), -np.ones(10)]
     >>> search = GridSearchCV(
-    ...     NSigmaOutlierDetector(GaussianMixture(random_state=0)),
+    ...     NSigmaOutlierDetector(GaussianMixture(random_state=0), calibration="none"),
     ...     {"n_sigma": [2.0, 3.0, 4.0]},
     ...     scoring=make_outlier_scorer("f1"),
     ...     cv=StratifiedKFold(5, shuffle=True, random_state=0),

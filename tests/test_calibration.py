@@ -1,0 +1,142 @@
+"""Calibrated thresholds: the log-space tails, the predictive laws, the detector."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import stats
+from scipy.special import gammaln
+from sklearn.frozen import FrozenEstimator
+from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
+
+from sklearn_nsigma import NSigmaOutlierDetector
+from sklearn_nsigma._calibration import (
+    hotelling_form,
+    log_chi2_sf,
+    log_f_sf,
+    log_tail,
+    log_tail_to_sigma,
+    squared_radius,
+)
+
+
+@pytest.mark.parametrize("df", [1, 3, 10, 50])
+def test_log_chi2_sf_matches_scipy_and_stays_finite(df):
+    """Check log_chi2_sf against scipy where it is finite, and beyond."""
+    x = np.array([0.5, 5.0, 50.0, 500.0, 1200.0])
+    assert_allclose(log_chi2_sf(x, df), stats.chi2.logsf(x, df), rtol=1e-10)
+    far = log_chi2_sf(np.array([1e4, 1e6]), df)
+    assert np.isfinite(far).all()
+    # the leading terms of the tail: -x/2 + (df/2 - 1) log(x/2) - log Gamma(df/2)
+    y, a = np.array([1e4, 1e6]) / 2, df / 2
+    assert_allclose(far, -y + (a - 1) * np.log(y) - gammaln(a), rtol=1e-3)
+
+
+@pytest.mark.parametrize("dfn, dfd", [(2, 5), (10, 30), (3, 1000)])
+def test_log_f_sf_matches_scipy_and_is_monotone(dfn, dfd):
+    """Check log_f_sf against scipy, and monotone across the switch to the tail."""
+    x = np.array([0.1, 1.0, 10.0, 100.0])
+    assert_allclose(log_f_sf(x, dfn, dfd), stats.f.logsf(x, dfn, dfd), rtol=1e-9)
+    grid = np.logspace(-2, 300, 3000)
+    values = log_f_sf(grid, dfn, dfd)
+    assert np.isfinite(values).all()
+    assert (np.diff(values) <= 1e-9 * np.abs(values[1:])).all()
+
+
+@pytest.mark.parametrize("dfd", [np.inf, 7.0, 200.0])
+def test_sigmas_are_monotone_and_invert_the_radius(dfd):
+    """Check z(r2) is monotone, finite far out, and squared_radius inverts it."""
+    r2 = np.logspace(-3, 8, 2000)
+    z = log_tail_to_sigma(log_tail(r2, 5, 0.9, dfd))
+    assert np.isfinite(z).all() and (np.diff(z) >= 0).all()
+    for n_sigma in [1.0, 3.0, 10.0, 60.0]:
+        radius = squared_radius(n_sigma, 5, 0.9, dfd)
+        assert_allclose(log_tail_to_sigma(log_tail(radius, 5, 0.9, dfd)), n_sigma)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical", "diag"])
+def test_hotelling_form_has_the_nominal_coverage(covariance_type):
+    """Check by simulation that the predictive radius covers new samples."""
+    rng = np.random.RandomState(0)
+    n, d, reps, p = 25, 3, 4000, 0.05
+    X = rng.normal(size=(reps, n, d))
+    new = rng.normal(size=(reps, d))
+    mean = X.mean(axis=1)
+    centred = X - mean[:, None, :]
+    if covariance_type == "full":
+        cov = np.einsum("rni,rnj->rij", centred, centred) / n
+        diff = new - mean
+        r2 = np.einsum("ri,ri->r", diff, np.linalg.solve(cov, diff[..., None])[..., 0])
+    else:
+        var = (centred**2).mean(axis=1)
+        if covariance_type == "spherical":
+            var = np.repeat(var.mean(axis=1, keepdims=True), d, axis=1)
+        r2 = ((new - mean) ** 2 / var).sum(axis=1)
+    scale, dfd = hotelling_form(np.array([float(n)]), d, covariance_type)
+    n_sigma = float(log_tail_to_sigma(np.log(p)))
+    radius = squared_radius(n_sigma, d, scale[0], dfd[0])
+    outside = (r2 > radius).mean()
+    assert abs(outside - p) < 4 * np.sqrt(p * (1 - p) / reps)
+    # the known-parameter radius over-flags these new samples
+    assert (r2 > stats.chi2.isf(p, d)).mean() > p + 0.01
+
+
+def test_tied_form_with_one_component_is_the_full_form():
+    """Check that one tied component gets the full (Hotelling) law."""
+    assert_allclose(
+        hotelling_form(np.array([40.0]), 4, "tied"),
+        hotelling_form(np.array([40.0]), 4, "full"),
+    )
+
+
+def _data():
+    rng = np.random.RandomState(0)
+    return np.concatenate([rng.normal(0, 1, (300, 3)), rng.normal(6, 1, (300, 3))])
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        GaussianMixture(2, random_state=0),
+        BayesianGaussianMixture(n_components=4, random_state=0),
+    ],
+)
+@pytest.mark.parametrize("calibration", ["none", "chi2", "predictive"])
+def test_predict_agrees_with_decision_function(estimator, calibration):
+    """Check predict == 1 exactly where decision_function >= 0, also far out."""
+    X = _data()
+    detector = NSigmaOutlierDetector(estimator, calibration=calibration).fit(X)
+    rng = np.random.RandomState(1)
+    X_test = np.concatenate([rng.uniform(-6, 12, (3000, 3)), [[1e6, 0, 0]]])
+    for dtype in (np.float64, np.float32):
+        decision = detector.decision_function(X_test.astype(dtype))
+        assert_array_equal(detector.predict(X_test.astype(dtype)) == 1, decision >= 0)
+    scores = detector.score_samples(X_test)
+    assert np.isfinite(scores).all()
+    assert scores[-1] == scores.min()
+
+
+def test_calibrated_radii_exceed_the_chi_square_radius():
+    """Check the radii: chi2 equals chi2.isf, predictive a bit larger."""
+    X = _data()
+    chi2 = NSigmaOutlierDetector(GaussianMixture(2, random_state=0), calibration="chi2")
+    predictive = NSigmaOutlierDetector(GaussianMixture(2, random_state=0))
+    expected = np.sqrt(stats.chi2.isf(2 * stats.norm.sf(3), 3))
+    assert_allclose(chi2.fit(X).radii_, expected)
+    assert (predictive.fit(X).radii_ > expected).all()
+    assert (predictive.radii_ < expected * 1.05).all()
+
+
+def test_robust_with_frozen_estimator_leaves_the_mixture_alone():
+    """Check robust re-estimation keeps its own parameters with a FrozenEstimator."""
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(size=(500, 2)), rng.uniform(-10, 10, (60, 2))])
+    gmm = GaussianMixture(random_state=0).fit(X)
+    covariances = gmm.covariances_.copy()
+    plain = NSigmaOutlierDetector(FrozenEstimator(gmm)).fit(X)
+    robust = NSigmaOutlierDetector(FrozenEstimator(gmm), robust=0.975).fit(X)
+    assert_array_equal(gmm.covariances_, covariances)
+    assert robust.n_robust_iter_ >= 2
+    # the noise no longer inflates the ellipse: more of it is flagged
+    flagged = [(d.predict(X[500:]) == -1).mean() for d in (plain, robust)]
+    assert flagged[1] > flagged[0] + 0.2
+    assert (robust.predict(X[:500]) == -1).mean() < 0.02
