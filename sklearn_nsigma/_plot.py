@@ -23,13 +23,13 @@ from sklearn_nsigma._plot_geometry import (
     check_n_sigma_levels,
     coverage_curves,
     drawn_components,
+    drawn_ellipsoids,
     ellipse_patch_params,
     ellipsoid_mesh,
     expected_coverage,
     fitted_mixture,
     mahalanobis_distances,
     marginal_params,
-    mixture_ellipsoids,
 )
 
 _INSTALL_HINT = 'pip install "sklearn-nsigma[plot]"'
@@ -283,7 +283,8 @@ def _prepare(estimator, X, n_sigma, min_weight):
     X_array, inside, labels = _points(mixture, detector, X, components, levels)
     n_features = np.asarray(mixture.means_).shape[1]
     space = _feature_space(X, estimator, mixture, head, n_features)
-    return mixture, levels, weights, components, X_array, inside, labels, space
+    params = drawn_ellipsoids(mixture, detector)
+    return mixture, levels, weights, components, X_array, inside, labels, space, params
 
 
 def _check_features(
@@ -669,10 +670,19 @@ class EllipseDisplay:
         """
         _import_pyplot("EllipseDisplay.from_estimator")
         prepared = _prepare(estimator, X, n_sigma, min_weight)
-        mixture, levels, weights, components, X_array, inside, labels, space = prepared
+        (
+            mixture,
+            levels,
+            weights,
+            components,
+            X_array,
+            inside,
+            labels,
+            space,
+            params,
+        ) = prepared
         n_features = mixture.means_.shape[1]
         chosen = _check_features(features, n_features, 2, "EllipseDisplay", space.names)
-        params = mixture_ellipsoids(mixture)
         if chosen != [0, 1] or n_features != 2:
             params = marginal_params(params, chosen)
         names = space.labels(n_features)
@@ -1031,12 +1041,21 @@ class EllipsoidDisplay:
         """
         _import_pyplot("EllipsoidDisplay.from_estimator")
         prepared = _prepare(estimator, X, n_sigma, min_weight)
-        mixture, levels, weights, components, X_array, inside, labels, space = prepared
+        (
+            mixture,
+            levels,
+            weights,
+            components,
+            X_array,
+            inside,
+            labels,
+            space,
+            params,
+        ) = prepared
         n_features = mixture.means_.shape[1]
         chosen = _check_features(
             features, n_features, 3, "EllipsoidDisplay", space.names
         )
-        params = mixture_ellipsoids(mixture)
         if chosen != [0, 1, 2] or n_features != 3:
             params = marginal_params(params, chosen)
         names = space.labels(n_features)
@@ -1423,12 +1442,22 @@ class PairwiseEllipseDisplay:
         """
         _import_pyplot("PairwiseEllipseDisplay.from_estimator")
         prepared = _prepare(estimator, X, n_sigma, min_weight)
-        mixture, levels, weights, components, X_array, inside, labels, space = prepared
+        (
+            mixture,
+            levels,
+            weights,
+            components,
+            X_array,
+            inside,
+            labels,
+            space,
+            params,
+        ) = prepared
         n_features = mixture.means_.shape[1]
         chosen = _check_features(
             features, n_features, None, "PairwiseEllipseDisplay", space.names
         )
-        params = marginal_params(mixture_ellipsoids(mixture), chosen)
+        params = marginal_params(params, chosen)
         names = space.labels(n_features)
         display = cls(
             centers=params.centers[components],

@@ -146,6 +146,41 @@ def mixture_ellipsoids(mixture) -> EllipsoidParams:
     )
 
 
+def drawn_ellipsoids(mixture, detector) -> EllipsoidParams:
+    """Ellipsoids to draw, with the detector's threshold at its own radii.
+
+    A calibrated :class:`~sklearn_nsigma.NSigmaOutlierDetector` reads
+    ``n_sigma`` in equivalent one-dimensional sigmas, so the raw Mahalanobis
+    radius of its threshold (``radii_``) differs per component. Each
+    component's radii are scaled by ``radii_[k] / threshold_``, so that the
+    level ``threshold_`` is drawn exactly where ``predict`` changes and
+    every level is in the detector's unit. Mixtures, and detectors without
+    ``radii_`` or with ``calibration="none"``, are drawn unscaled.
+
+    Parameters
+    ----------
+    mixture : fitted Gaussian mixture
+        The mixture.
+
+    detector : object or None
+        The detector wrapping it, if any.
+
+    Returns
+    -------
+    params : EllipsoidParams
+        Centres, radii in the unit of the drawn levels, rotations, angles.
+    """
+    params = mixture_ellipsoids(mixture)
+    radii = getattr(detector, "radii_", None)
+    threshold = getattr(detector, "threshold_", None)
+    if radii is None or threshold is None or not threshold > 0:
+        return params
+    factors = np.asarray(radii, dtype=np.float64) / float(threshold)
+    return EllipsoidParams(
+        params.centers, params.radii * factors[:, None], params.rotations, params.angles
+    )
+
+
 def mahalanobis_distances(X: ArrayLike, mixture) -> np.ndarray:
     """Mahalanobis distance of every sample to every component of a mixture.
 
