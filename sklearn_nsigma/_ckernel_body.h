@@ -135,7 +135,14 @@
     {                                                                         \
         VREAL acc = P##_splat((REAL)0);                                       \
         Py_ssize_t i, j;                                                      \
-        if (structure == 2) { /* diagonal F */                                \
+        if (structure == 2 && unrolled) { /* diagonal F, constant d */        \
+            _Pragma("GCC unroll 16") for (j = 0; j < d; j++)                  \
+            {                                                                 \
+                const VREAL y = features[j] * factor[j * d + j] - b[j];       \
+                acc += y * y;                                                 \
+            }                                                                 \
+        }                                                                     \
+        else if (structure == 2) { /* diagonal F */                           \
             _Pragma("GCC unroll 4") for (j = 0; j < d; j++)                   \
             {                                                                 \
                 const VREAL y = features[j] * factor[j * d + j] - b[j];       \
