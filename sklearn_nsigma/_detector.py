@@ -691,7 +691,10 @@ class NSigmaOutlierDetector(
         self.offset_ = -self.threshold_
         self.radii_ = self._radii(self.threshold_)
         with np.errstate(divide="ignore"):
-            scales = 1.0 / np.square(self.radii_)
+            # A few ulps of slack: a sample exactly on the threshold (the one
+            # at the contamination percentile, say) stays an inlier although
+            # squaring and inverting its radius rounds.
+            scales = (1.0 - 8 * np.finfo(np.float64).eps) / np.square(self.radii_)
         # a zero radius (contamination on duplicated means) still counts
         self._scales = np.minimum(scales, np.finfo(np.float64).max)
 

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 from sklearn.frozen import FrozenEstimator
 
 from sklearn_nsigma import (
@@ -110,7 +110,7 @@ def test_demo_prints_report_and_writes_figure(tmp_path):
     assert "Component 2 (weight" in out and "1-sigma radii" in out
     assert "Samples within n sigma of their own component (d = 4)" in out
     assert "mixture: 3 components, covariance_type='full'" in out
-    assert "flagged: " in out and "expected: 6.1 %" in out
+    assert "flagged: " in out and "expected: 0.3 % (as unlikely as 3.00" in out
     figure = tmp_path / "nsigma_demo.png"
     assert figure.read_bytes()[:8] == PNG_MAGIC
     assert sorted(os.listdir(tmp_path)) == ["nsigma_demo.png"]
@@ -133,7 +133,18 @@ def test_csv_output_values(data2, tmp_path):
     """Check every added column against the library, and the input untouched."""
     X, path = data2
     before = path.read_bytes()
-    result = run_cli(path, "-k", "2", "-n", "2.5", "-o", "out.csv", cwd=tmp_path)
+    result = run_cli(
+        path,
+        "-k",
+        "2",
+        "-n",
+        "2.5",
+        "--calibration",
+        "none",
+        "-o",
+        "out.csv",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert path.read_bytes() == before
     header, rows = read_csv(tmp_path / "out.csv")
@@ -160,6 +171,29 @@ def test_csv_output_values(data2, tmp_path):
     assert "left out: 'id': text" in result.stdout
     assert "left out: 'label': text" in result.stdout
     assert "expected: 4.4 %" in result.stdout  # chi2.sf(2.5**2, 2)
+    assert "meaning: the raw Mahalanobis radius (--calibration none)" in result.stdout
+
+
+def test_calibrated_default_output_values(data2, tmp_path):
+    """Check the default reads n_sigma in 1-D sigmas, in the CSV and summary."""
+    X, path = data2
+    result = run_cli(path, "-k", "2", "-o", "out.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    _, rows = read_csv(tmp_path / "out.csv")
+    q1, median, q3 = np.percentile(X, [25, 50, 75], axis=0)
+    Z = (X - median) / (q3 - q1)
+    gmm = NSigmaGaussianMixture(n_components=2, random_state=0).fit(Z)
+    detector = NSigmaOutlierDetector(FrozenEstimator(gmm)).fit(Z)
+    distance = np.array([float(row[5]) for row in rows])
+    tail = np.array([float(row[6]) for row in rows])
+    inlier = np.array([row[7] == "true" for row in rows])
+    assert_allclose(distance, gmm.mahalanobis(Z).min(axis=1), rtol=1e-8)
+    assert_allclose(tail, 2 * norm.sf(-detector.score_samples(Z)), rtol=1e-8)
+    assert_array_equal(inlier, detector.predict(Z) == 1)
+    # the raw radius of a calibrated 3 sigma in 2-D is larger than 3
+    assert (distance[inlier] > 3).any()
+    assert "expected: 0.3 % (as unlikely as 3.00 sigma in 1-D)" in result.stdout
+    assert "(--calibration predictive): Mahalanobis radius" in result.stdout
 
 
 @pytest.mark.parametrize("keep", ["inliers", "outliers"])
@@ -178,6 +212,12 @@ def test_coverage_threshold_and_default_output(data2, cli, tmp_path):
     """Check --coverage gives coverage_to_sigma, and the default output name."""
     _, path = data2
     status, out, err = cli(path, "-k", "2", "--coverage", "0.99")
+    assert status == 0, err
+    assert f"threshold: {norm.isf(0.005):.3f} sigma" in out  # 1-D equivalent
+    assert "expected: 1.0 %" in out
+    status, out, err = cli(
+        path, "-k", "2", "--coverage", "0.99", "--calibration", "none"
+    )
     assert status == 0, err
     assert f"threshold: {coverage_to_sigma(0.99, 2):.3f} sigma" in out
     assert "expected: 1.0 %" in out
@@ -461,6 +501,7 @@ def _detector(X, k, **params):
     return NSigmaOutlierDetector(FrozenEstimator(model), **params).fit(X)
 
 
+@pytest.mark.parametrize("calibration", ["none", "predictive"])
 @pytest.mark.parametrize(
     "k, params",
     [
@@ -470,40 +511,45 @@ def _detector(X, k, **params):
         (2, {"contamination": 0.1}),
     ],
 )
-def test_score_rows_uses_the_detector(k, params):
+def test_score_rows_uses_the_detector(k, params, calibration):
     """Check the scores are the detector's predict, score_samples and transform."""
     X = make_data(3)[:201]
-    detector = _detector(X, k, **params)
+    detector = _detector(X, k, calibration=calibration, **params)
     result = score_rows(detector, X, chunk_rows=50)
     distances = detector.transform(X)
     eligible = detector.eligible_components_
     assert_array_equal(result.inlier, detector.predict(X) == 1)
     assert result.inlier.any() and not result.inlier.all()
-    assert_allclose(result.distance, -detector.score_samples(X))
     assert_allclose(result.distance, distances[:, eligible].min(axis=1))
     assert_array_equal(
         result.component, np.where(eligible, distances, np.inf).argmin(axis=1)
     )
-    assert_allclose(result.tail_probability, chi2.sf(result.distance**2, 3))
+    if calibration == "none":
+        assert_allclose(result.distance, -detector.score_samples(X))
+        assert_allclose(result.tail_probability, chi2.sf(result.distance**2, 3))
+    else:
+        sigmas = -detector.score_samples(X)
+        assert_allclose(result.tail_probability, 2 * norm.sf(sigmas))
     if params.get("min_weight") == 0.5:
         assert not eligible.all()  # the ineligible components are ignored
 
 
 def test_score_rows_on_the_boundary():
-    """Check rows exactly at the threshold distance are inliers, like predict."""
+    """Check rows exactly at the threshold are inliers, like predict."""
     X = make_data(2)
-    detector = _detector(X, 2)
-    distance = score_rows(detector, X).distance
-    for i in np.argsort(distance)[150:206:11]:
-        detector.set_params(n_sigma=float(distance[i])).fit(X)
+    detector = _detector(X, 2, calibration="none")
+    sigmas = -detector.score_samples(X)
+    for i in np.argsort(sigmas)[150:206:11]:
+        detector.set_params(n_sigma=float(sigmas[i])).fit(X)
         result = score_rows(detector, X)
-        assert result.distance[i] == detector.threshold_
+        assert -detector.score_samples(X)[i] == detector.threshold_
         assert result.inlier[i]
     X = X[:201]
-    detector = _detector(X, 2, contamination=0.1)
-    result = score_rows(detector, X)
-    assert (result.distance == detector.threshold_).sum() == 1
-    assert (~result.inlier).sum() == 20
+    for calibration in ("none", "predictive"):
+        detector = _detector(X, 2, calibration=calibration, contamination=0.1)
+        result = score_rows(detector, X)
+        assert (-detector.score_samples(X) == detector.threshold_).sum() == 1
+        assert (~result.inlier).sum() == 20
 
 
 @pytest.mark.parametrize("folder", ["-o", "--plot"])

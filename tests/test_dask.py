@@ -127,7 +127,10 @@ def test_detector_on_dask_matches_in_memory(client, data, method):
     assert isinstance(lazy, da.Array)
     expected = getattr(detector, method)(X)
     result = client.compute(lazy).result()
-    assert_array_equal(result, expected)
+    if method == "predict":
+        assert_array_equal(result, expected)
+    else:  # blocks and the whole array may round differently in BLAS
+        assert_allclose(result, expected, rtol=1e-12, atol=1e-14)
     assert result.dtype == expected.dtype
 
 

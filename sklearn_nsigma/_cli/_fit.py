@@ -191,11 +191,14 @@ def make_detector(model, Z: np.ndarray, args):
     detector = NSigmaOutlierDetector(
         FrozenEstimator(model),
         n_sigma=3.0 if args.n_sigma is None else args.n_sigma,
+        calibration=args.calibration,
         coverage=args.coverage,
         contamination=args.contamination,
         min_weight="auto" if args.min_weight is None else args.min_weight,
     )
-    return detector.fit(Z)
+    # The rows the mixture was fitted on: the predictive calibration counts
+    # each component's training samples from them.
+    return detector.fit(_sample(Z, args.sample_rows, args.random_state))
 
 
 @dataclass
@@ -212,9 +215,12 @@ def score_rows(detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS) -> R
     """Nearest eligible component, distance, tail probability, inlier flag.
 
     Everything comes from the detector's public methods, a chunk of rows
-    at a time: ``transform`` (the distance to every component; the nearest
-    of ``eligible_components_`` is reported), ``score_samples`` (minus the
-    distance to it) and ``predict`` (the inlier flag).
+    at a time: ``transform`` (the Mahalanobis distance to every component;
+    the nearest of ``eligible_components_`` and the distance to it are
+    reported), ``score_samples`` (the tail probability: ``chi2.sf(d**2,
+    n_features)`` with ``calibration="none"``, else twice the normal tail of
+    the equivalent one-dimensional sigmas) and ``predict`` (the inlier
+    flag).
 
     Examples
     --------
@@ -228,11 +234,12 @@ def score_rows(detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS) -> R
     >>> result.inlier.tolist(), result.component.tolist()
     ([True, False], [0, 0])
     """
-    from scipy.stats import chi2
+    from scipy.stats import chi2, norm
 
     n = Z.shape[0]
     component = np.empty(n, dtype=np.intp)
     distance = np.empty(n)
+    sigmas = np.empty(n)
     inlier = np.empty(n, dtype=bool)
     eligible = np.asarray(detector.eligible_components_, dtype=bool)
     for start in range(0, n, chunk_rows):
@@ -240,9 +247,14 @@ def score_rows(detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS) -> R
         distances = np.asarray(detector.transform(Z[rows]), dtype=np.float64)
         distances[:, ~eligible] = np.inf
         component[rows] = distances.argmin(axis=1)
-        distance[rows] = -np.asarray(detector.score_samples(Z[rows]))
+        distance[rows] = distances.min(axis=1)
+        sigmas[rows] = -np.asarray(detector.score_samples(Z[rows]))
         inlier[rows] = detector.predict(Z[rows]) == 1
-    return Result(component, distance, chi2.sf(distance**2, Z.shape[1]), inlier)
+    if detector.calibration == "none":
+        tail = chi2.sf(distance**2, Z.shape[1])
+    else:  # the detector's scores are equivalent one-dimensional sigmas
+        tail = 2.0 * norm.sf(sigmas)
+    return Result(component, distance, tail, inlier)
 
 
 def in_original_units(model, center: np.ndarray, scale: np.ndarray):
@@ -283,8 +295,13 @@ def in_original_units(model, center: np.ndarray, scale: np.ndarray):
     return original
 
 
-def original_detector(model, detector, X: np.ndarray):
-    """A detector in original units that flags the rows as ``detector`` does."""
+def original_detector(model, detector, X_fit: np.ndarray):
+    """A detector in original units that flags the rows as ``detector`` does.
+
+    ``X_fit`` is, in original units, the sample ``detector`` was fitted on:
+    Mahalanobis distances do not change with the units, and the same rows
+    give the calibration the same sample sizes, hence the same radii.
+    """
     from sklearn.frozen import FrozenEstimator
 
     from sklearn_nsigma._detector import NSigmaOutlierDetector
@@ -292,5 +309,6 @@ def original_detector(model, detector, X: np.ndarray):
     return NSigmaOutlierDetector(
         FrozenEstimator(model),
         n_sigma=float(detector.threshold_),
+        calibration=detector.calibration,
         min_weight=float(detector.min_weight_),
-    ).fit(X)
+    ).fit(X_fit)

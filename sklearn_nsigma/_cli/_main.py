@@ -98,13 +98,18 @@ def _report(args, table, fit, center, scale, Z, messages, demo):
 
 def _figure(plt, args, table, fit, detector, result, center, scale, Z):
     from sklearn_nsigma._cli._figure import draw_figure, plot_rows
-    from sklearn_nsigma._cli._fit import in_original_units, original_detector
+    from sklearn_nsigma._cli._fit import (
+        _sample,
+        in_original_units,
+        original_detector,
+    )
 
     rows = plot_rows(Z.shape[0], args.random_state)
     Zs = Z[rows]
     X = Zs * scale + center
     model = in_original_units(fit.model, center, scale)
-    shown = original_detector(model, detector, X)
+    X_fit = _sample(Z, args.sample_rows, args.random_state) * scale + center
+    shown = original_detector(model, detector, X_fit)
     title = (
         f"{fit.model.n_components} component(s), threshold "
         f"{detector.threshold_:.2f} sigma: {int((~result.inlier).sum())} of "

@@ -21,15 +21,36 @@ def _threshold_lines(args, detector, n_features, n_scored, n_out):
             rule = (
                 "the default; change it with --n-sigma, --coverage or --contamination"
             )
-        from sklearn_nsigma._coverage import sigma_to_coverage
+        if detector.calibration == "none":
+            from sklearn_nsigma._coverage import sigma_to_coverage
 
-        expected = 1.0 - float(sigma_to_coverage(threshold, n_features))
-        expectation = (
-            f"mass of a Gaussian outside {threshold:.2f} sigma in {n_features}-D, "
-            f"chi2.sf({threshold:.2f}**2, {n_features})"
+            expected = 1.0 - float(sigma_to_coverage(threshold, n_features))
+            expectation = (
+                f"mass of a Gaussian outside {threshold:.2f} sigma in "
+                f"{n_features}-D, chi2.sf({threshold:.2f}**2, {n_features})"
+            )
+        else:
+            from scipy.stats import norm
+
+            expected = 2.0 * float(norm.sf(threshold))
+            expectation = f"as unlikely as {threshold:.2f} sigma in 1-D"
+    radii = np.asarray(detector.radii_)[np.asarray(detector.eligible_components_)]
+    if detector.calibration == "none":
+        meaning = "the raw Mahalanobis radius (--calibration none)"
+    else:
+        law = (
+            "each component's finite-sample predictive distribution"
+            if detector.calibration == "predictive"
+            else "each component's Gaussian"
+        )
+        meaning = (
+            f"equivalent 1-D sigmas under {law} (--calibration "
+            f"{detector.calibration}): Mahalanobis radius "
+            f"{radii.min():.2f} to {radii.max():.2f} in {n_features}-D"
         )
     return [
         f"threshold: {threshold:.3f} sigma ({rule})",
+        f"  meaning: {meaning}",
         f"flagged: {n_out} of {n_scored} rows ({100 * n_out / n_scored:.1f} %); "
         f"expected: {100 * expected:.1f} % ({expectation})",
     ]
