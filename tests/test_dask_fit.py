@@ -336,3 +336,23 @@ def test_not_a_mixture_is_refused():
         fit_dask(KMeans(2), da.zeros((10, 2), chunks=5))
     with pytest.raises(ValueError, match="n_components"):
         fit_dask(GaussianMixture(n_components=0), da.zeros((10, 2), chunks=5))
+
+
+def test_nsigma_bayesian_mixture_fits_a_dask_array():
+    """Check NSigmaBayesianGaussianMixture.fit takes a Dask array, as in memory."""
+    from sklearn_nsigma import NSigmaBayesianGaussianMixture
+
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(0, 1, (600, 3)), rng.normal(6, 1, (600, 3))]
+    params = dict(n_components=3, init_params="random_from_data", max_iter=20)
+    in_memory = NSigmaBayesianGaussianMixture(random_state=0, **params).fit(X)
+    with dask.config.set(scheduler="synchronous"):
+        on_dask = NSigmaBayesianGaussianMixture(random_state=0, **params).fit(
+            da.from_array(X, chunks=(250, 3))
+        )
+    assert on_dask.n_iter_ == in_memory.n_iter_
+    assert_allclose(on_dask.means_, in_memory.means_, rtol=1e-6, atol=1e-9)
+    assert_allclose(on_dask.lower_bound_, in_memory.lower_bound_, rtol=1e-6)
+    assert_allclose(
+        on_dask.ellipsoid_params_.radii, in_memory.ellipsoid_params_.radii, rtol=1e-6
+    )
