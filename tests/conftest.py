@@ -64,3 +64,27 @@ def pytest_collection_modifyitems(config, items):
         reason = UPSTREAM_FAILURES.get(item.name)
         if reason and item.module.__name__.endswith("gaussian_mixture_suite"):
             item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys):
+    """Run the command line's ``main(argv)`` in-process in tmp_path.
+
+    Quiet (``-q``) unless ``-v`` is given; returns (status, stdout, stderr).
+    """
+    from sklearn_nsigma._cli import main
+
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args):
+        argv = [str(a) for a in args]
+        if "-v" not in argv:
+            argv.append("-q")
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            status = exc.code
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run

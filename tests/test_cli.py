@@ -22,7 +22,7 @@ from sklearn_nsigma import (
     NSigmaOutlierDetector,
     coverage_to_sigma,
 )
-from sklearn_nsigma._cli import _columns, _output, main, score_rows
+from sklearn_nsigma._cli import _columns, _output, score_rows
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -41,25 +41,6 @@ def run_cli(*args, cwd, env=None, stdin=None):
         text=True,
         timeout=120,
     )
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run ``main(argv)`` in-process in tmp_path: (status, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args):
-        argv = [str(a) for a in args]
-        if "-v" not in argv:
-            argv.append("-q")
-        try:
-            status = main(argv)
-        except SystemExit as exc:  # argparse's usage errors
-            status = exc.code
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
 
 
 def read_csv(path):

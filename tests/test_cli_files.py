@@ -14,25 +14,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from sklearn_nsigma._cli import main
-
 pytest.importorskip("pandas")
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run ``main(argv)`` quietly in tmp_path: (status, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args):
-        try:
-            status = main([*map(str, args), "-q"])
-        except SystemExit as exc:
-            status = exc.code
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
 
 
 def blobs(n=120, d=2, seed=0):

@@ -11,25 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from sklearn_nsigma._cli import _fit, _output, main
+from sklearn_nsigma._cli import _fit, _output
 
 pytest.importorskip("pandas")
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys):
-    """Run ``main(argv)`` quietly in tmp_path: (status, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args):
-        try:
-            status = main([*map(str, args), "-q"])
-        except SystemExit as exc:
-            status = exc.code
-        captured = capsys.readouterr()
-        return status, captured.out, captured.err
-
-    return run
 
 
 @pytest.fixture
