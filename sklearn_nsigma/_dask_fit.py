@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
 from sklearn_nsigma._compat import (
     _check_feature_names,
@@ -533,11 +534,16 @@ def _initial_source(estimator, blocks, random_state):
         except ImportError:
             DistributedKMeans = None
         if DistributedKMeans is not None:
-            kmeans = DistributedKMeans(
-                n_clusters=n_components,
-                init="k-means||",
-                random_state=random_state.randint(np.iinfo(np.int32).max),
-            ).fit(blocks.X)
+            # dask-ml runs scikit-learn's k-means steps in concurrent threads,
+            # each of which sets and restores the BLAS thread limit: the last
+            # to restore can leave the process at 1 thread. Restore the limits
+            # found here once it is done.
+            with threadpool_limits(limits=None):
+                kmeans = DistributedKMeans(
+                    n_clusters=n_components,
+                    init="k-means||",
+                    random_state=random_state.randint(np.iinfo(np.int32).max),
+                ).fit(blocks.X)
             return _Nearest(np.asarray(kmeans.cluster_centers_))
     from sklearn.cluster import KMeans, kmeans_plusplus
 

@@ -161,6 +161,15 @@ def test_ellipse_display_of_a_detector_uses_its_threshold(pyplot, X2, gmm2):
     assert_array_equal(display.n_sigma, [2.5])
     assert_array_equal(display.inside, detector.predict(X2) == 1)
     params = gmm2.ellipsoid_params_
+    # the threshold is drawn at each component's raw radius: where predict flips
+    assert display.ellipses_[0, 1].width == pytest.approx(
+        2 * detector.radii_[1] * params.radii[1, 0]
+    )
+    assert detector.radii_[1] > 2.5  # calibrated: wider than the raw 2.5
+    raw = NSigmaOutlierDetector(
+        FrozenEstimator(gmm2), n_sigma=2.5, calibration="none"
+    ).fit(X2)
+    display = EllipseDisplay.from_estimator(raw, X2)
     assert display.ellipses_[0, 1].width == pytest.approx(5 * params.radii[1, 0])
 
     contaminated = NSigmaOutlierDetector(
