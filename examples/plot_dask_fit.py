@@ -1,7 +1,7 @@
 """
-===============================================
+========================================================
 Fitting a mixture on a Dask cluster, where the data live
-===============================================
+========================================================
 
 100 million rows (about 2.4 GB at d = 3) are generated lazily, block by
 block, on the workers of a ``dask.distributed`` cluster. The mixture is
