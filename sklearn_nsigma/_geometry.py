@@ -138,6 +138,13 @@ def _check_parameters(means, parameters, name, covariance_type):
         check_symmetric_covariances(parameters, covariance_type)
 
 
+def _which_components(bad: np.ndarray, covariance_type: str) -> str:
+    """How an error names the components flagged in ``bad``."""
+    if covariance_type == "tied":
+        return "The tied covariance"
+    return f"Component(s) {np.flatnonzero(bad).tolist()}"
+
+
 def check_symmetric_covariances(covariances: np.ndarray, covariance_type: str) -> None:
     """Refuse 'full' or 'tied' covariances that are not symmetric.
 
@@ -173,11 +180,7 @@ def check_symmetric_covariances(covariances: np.ndarray, covariance_type: str) -
     asymmetry = np.abs(stack - np.swapaxes(stack, 1, 2)).max(axis=(1, 2))
     bad = asymmetry > rtol * scale
     if bad.any():
-        what = (
-            "The tied covariance"
-            if covariance_type == "tied"
-            else f"Component(s) {np.flatnonzero(bad).tolist()}"
-        )
+        what = _which_components(bad, covariance_type)
         raise ValueError(
             f"{what} of the mixture (covariance_type={covariance_type!r}) is "
             "not symmetric: a covariance matrix S has S[i, j] == S[j, i] (the "
@@ -447,11 +450,7 @@ def precisions_cholesky_from_covariances(
         if covariance_type == "tied":
             factors = factors[0]
     if bad.any():
-        what = (
-            "The tied covariance"
-            if covariance_type == "tied"
-            else f"Component(s) {np.flatnonzero(bad).tolist()}"
-        )
+        what = _which_components(bad, covariance_type)
         raise ValueError(
             f"{what} of the mixture (covariance_type={covariance_type!r}) is "
             "singular or not finite: its covariance is not positive definite, "
