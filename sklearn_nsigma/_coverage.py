@@ -129,3 +129,95 @@ def coverage_to_sigma(coverage: ArrayLike, n_features: int) -> float | np.ndarra
     if ((coverage < 0) | (coverage > 1)).any():
         raise ValueError(f"coverage must be in [0, 1], got {coverage!r}.")
     return _scalar_or_array(np.sqrt(chi2.ppf(coverage, n_features)))
+
+
+# -- Levels and observed coverage, as the displays draw them ---------------------
+def check_n_sigma_levels(n_sigma: float | ArrayLike) -> np.ndarray:
+    """Validate one or several n-sigma levels.
+
+    Parameters
+    ----------
+    n_sigma : float or array-like of float
+        Positive finite Mahalanobis radii.
+
+    Returns
+    -------
+    levels : ndarray of shape (n_levels,)
+        The radii as float64, in the order given.
+    """
+    levels = np.atleast_1d(np.asarray(n_sigma))
+    if levels.dtype.kind not in "iuf" or levels.ndim != 1 or levels.size == 0:
+        raise ValueError(
+            f"n_sigma must be a positive number or a 1-D sequence of them, "
+            f"got {n_sigma!r}."
+        )
+    levels = levels.astype(np.float64)
+    if not (np.isfinite(levels).all() and (levels > 0).all()):
+        raise ValueError(f"n_sigma must be positive and finite, got {n_sigma!r}.")
+    return levels
+
+
+def coverage_curves(
+    distances: ArrayLike,
+    responsibilities: ArrayLike,
+    n_sigma: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Responsibility-weighted fraction of samples within n sigma, per component.
+
+    For component ``k`` and radius ``n``, the observed coverage is
+    ``sum_i r_ik [d_ik <= n] / sum_i r_ik`` where ``r_ik`` is the
+    responsibility (posterior probability) of component ``k`` for sample
+    ``i``. For a Gaussian component it follows ``chi2.cdf(n**2, n_features)``
+    (see :func:`~sklearn_nsigma.sigma_to_coverage`).
+
+    Parameters
+    ----------
+    distances : array-like of shape (n_samples, n_components)
+        Mahalanobis distances of the samples to the components.
+
+    responsibilities : array-like of shape (n_samples, n_components)
+        Posterior probabilities (``predict_proba``); hard assignments (0/1)
+        work too.
+
+    n_sigma : array-like of shape (n_levels,)
+        Radii at which to evaluate the coverage.
+
+    Returns
+    -------
+    observed : ndarray of shape (n_components, n_levels)
+        Weighted fraction of samples within each radius. NaN for a component
+        with no responsibility.
+
+    effective_n : ndarray of shape (n_components,)
+        ``sum_i r_ik``, the effective number of samples of each component.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nsigma._coverage import coverage_curves
+    >>> distances = np.array([[0.5], [1.5], [2.5], [3.5]])
+    >>> observed, n_eff = coverage_curves(distances, np.ones((4, 1)), [1, 2, 3])
+    >>> observed, n_eff
+    (array([[0.25, 0.5 , 0.75]]), array([4.]))
+    """
+    distances = np.asarray(distances, dtype=np.float64)
+    responsibilities = np.asarray(responsibilities, dtype=np.float64)
+    levels = np.asarray(n_sigma, dtype=np.float64).ravel()
+    if distances.shape != responsibilities.shape or distances.ndim != 2:
+        raise ValueError(
+            "distances and responsibilities must both have shape (n_samples, "
+            f"n_components), got {distances.shape} and {responsibilities.shape}."
+        )
+    effective_n = responsibilities.sum(axis=0)
+    # Sort each component's distances once; cumulative responsibilities then
+    # give the weighted fraction at every level with one searchsorted.
+    order = np.argsort(distances, axis=0, kind="stable")
+    sorted_distances = np.take_along_axis(distances, order, axis=0)
+    cumulative = np.cumsum(np.take_along_axis(responsibilities, order, axis=0), axis=0)
+    cumulative = np.vstack([np.zeros((1, distances.shape[1])), cumulative])
+    observed = np.empty((distances.shape[1], levels.size))
+    for k in range(distances.shape[1]):
+        counts = np.searchsorted(sorted_distances[:, k], levels, side="right")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            observed[k] = cumulative[counts, k] / effective_n[k]
+    return observed, effective_n

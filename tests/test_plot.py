@@ -18,7 +18,8 @@ from sklearn_nsigma import (
     NSigmaOutlierDetector,
     PairwiseEllipseDisplay,
 )
-from sklearn_nsigma._plot_geometry import coverage_curves, marginal_params
+from sklearn_nsigma._coverage import coverage_curves
+from sklearn_nsigma._geometry import marginal_params
 
 
 def _rotated_blobs(n_features, seed=0):
