@@ -125,7 +125,7 @@ def legend_beside(ax, handles):
         handles=handles,
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
-        borderaxespad=0.0,
+        borderaxespad=0.5,
         fontsize="small",
     )
 

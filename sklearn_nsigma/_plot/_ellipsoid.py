@@ -26,7 +26,13 @@ _SURFACE_ALPHA = 0.2
 def _axes_3d(plt, ax):
     """``ax``, checked to be a 3-D axes; a new one in a new figure if None."""
     if ax is None:
-        return plt.figure(layout="constrained").add_subplot(projection="3d")
+        # Wider than the default: the legend stands to the right, and the
+        # scene is zoomed out to leave room for the axis labels, which the
+        # layout does not see in 3-D.
+        figure = plt.figure(figsize=(8.0, 5.5), layout="constrained")
+        ax = figure.add_subplot(projection="3d")
+        ax.set_box_aspect(None, zoom=0.85)
+        return ax
     if getattr(ax, "name", None) != "3d":
         raise ValueError(
             "EllipsoidDisplay draws on a 3-D axes, got a "

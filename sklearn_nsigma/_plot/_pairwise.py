@@ -54,9 +54,10 @@ def _note(axes: np.ndarray, dimension: int):
         f"colours use all {dimension} features."
     )
     size = axes.shape[0]
-    if size < 2:
+    if size < 3:  # no empty panel but the legend's
         return axes[0, 0].figure.suptitle(text, fontsize="small", style="italic")
-    corner = axes[0, size - 1]
+    # The lowest empty panel of the last column: below the legend.
+    corner = axes[size - 2, size - 1]
     return corner.text(
         1.0,
         0.0,
