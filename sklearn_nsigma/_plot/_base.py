@@ -4,10 +4,15 @@ matplotlib is imported inside the functions that draw, never at import time,
 so the package works without it.
 """
 
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sklearn_nsigma._compat import _validate_style_kwargs, check_matplotlib_support
 from sklearn_nsigma._coverage import check_n_sigma_levels
+from sklearn_nsigma._plot._inputs import Drawn, prepare
 
 _INSTALL_HINT = 'pip install "sklearn-nsigma[plot]"'
 LINESTYLES = ("-", "--", ":", "-.")
@@ -151,18 +156,60 @@ def set_axis_labels(ax, labels) -> None:
             getattr(ax, f"set_{axis}label")(label)
 
 
+@dataclass(frozen=True)
+class PointStyle:
+    """The options of every ellipse display's ``plot`` for the points, the
+    centres and the legend, checked once."""
+
+    color_by: str = "inside"
+    show_centers: bool = True
+    legend: bool = True
+    scatter_kwargs: dict | None = None
+    center_kwargs: dict | None = None
+
+    def __post_init__(self):
+        check_color_by(self.color_by)
+
+    def options(self, **changes) -> dict:
+        """The options as keywords of ``plot``, with ``changes``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | changes
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
 class ComponentsDisplay:
     """Base of the displays that draw components over points.
 
-    Stores what every such display takes (centres, levels, which components,
-    their weights, the points and their colours) and draws the points, the
-    centres and the legend.
+    Its constructor stores what every such display takes (centres, levels,
+    which components, their weights, the points and their colours); each
+    display adds its own geometry and labels. Its methods compute what
+    ``from_estimator`` needs and draw the points, the centres and the
+    legend.
     """
 
-    def __init__(self, *, centers, n_sigma, components, weights, X, inside, labels):
-        self.centers, self.n_sigma = centers, n_sigma
-        self.components, self.weights = components, weights
-        self.X, self.inside, self.labels = X, inside, labels
+    # The number of features a display draws; None for any number.
+    dimension: ClassVar[int | None] = None
+
+    centers: ArrayLike
+    n_sigma: ArrayLike
+    components: ArrayLike | None = None
+    weights: ArrayLike | None = None
+    X: ArrayLike | None = None
+    inside: ArrayLike | None = None
+    labels: ArrayLike | None = None
+
+    @classmethod
+    def _prepare(cls, estimator, X, n_sigma, min_weight, features) -> Drawn:
+        """The prologue of ``from_estimator``: pyplot, then the arrays."""
+        import_pyplot(f"{cls.__name__}.from_estimator")
+        return prepare(
+            estimator,
+            X,
+            n_sigma=n_sigma,
+            min_weight=min_weight,
+            features=features,
+            count=cls.dimension,
+            display=cls.__name__,
+        )
 
     def _drawn(self):
         """Centres, levels and component indices, as arrays."""
@@ -175,29 +222,26 @@ class ComponentsDisplay:
         )
         return centers, levels, components
 
-    def _draw_points(self, ax, centers, *, show_centers, style, zorder=1):
+    def _draw_points(self, ax, centers, style: PointStyle, zorder: float = 1):
         """Scatter the points and the centres, and frame the points.
 
-        ``style`` holds ``color_by``, ``scatter_kwargs`` and
-        ``center_kwargs``. Sets ``scatter_`` and ``centers_``.
+        Sets ``scatter_`` and ``centers_``.
         """
-        user = style.get("scatter_kwargs") or {}
+        user = style.scatter_kwargs or {}
         self.scatter_ = None
         if self.X is not None:
             X = np.asarray(self.X)
             defaults = {"s": 12, "linewidth": 0, "zorder": zorder}
             if not _FACE_KEYS & set(user):
-                defaults["c"] = _point_colors(
-                    style["color_by"], self.inside, self.labels
-                )
+                defaults["c"] = _point_colors(style.color_by, self.inside, self.labels)
             # ``c`` may be values for a colormap: passed as given, not as color.
             kwargs = merge_style(defaults, {k: v for k, v in user.items() if k != "c"})
             kwargs.update({k: v for k, v in user.items() if k == "c"})
             self.scatter_ = ax.scatter(*X.T, **kwargs)
         self.centers_ = None
-        if show_centers:
+        if style.show_centers:
             defaults = {"marker": "+", "color": "black", "s": 80, "zorder": zorder + 2}
-            kwargs = merge_style(defaults, style.get("center_kwargs"))
+            kwargs = merge_style(defaults, style.center_kwargs)
             self.centers_ = ax.scatter(*centers.T, **kwargs)
         if self.X is not None:
             frame(ax, np.vstack([np.asarray(self.X), centers]))
@@ -206,3 +250,11 @@ class ComponentsDisplay:
         return legend_handles(
             levels, color_by, self.X is not None, components, self.weights
         )
+
+    def _finish(self, ax, style: PointStyle, handles):
+        """Add the legend beside ``ax`` (if asked), set ``ax_`` and
+        ``figure_``, and return the display."""
+        self.legend_ = legend_beside(ax, handles) if style.legend else None
+        self.ax_ = ax
+        self.figure_ = ax.figure
+        return self

@@ -1,5 +1,7 @@
 """CoverageDisplay: the observed fraction within n sigma against chi-square."""
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -22,6 +24,7 @@ XLABEL = "n (Mahalanobis radius, sigmas)"
 YLABEL = "fraction within n sigma"
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
 class CoverageDisplay:
     """Observed fraction of samples within n sigma against the chi-square law.
 
@@ -85,9 +88,9 @@ class CoverageDisplay:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> import numpy as np
     >>> from sklearn_nsigma import CoverageDisplay, NSigmaGaussianMixture
     >>> X = np.random.RandomState(0).normal(size=(2000, 3))
     >>> gmm = NSigmaGaussianMixture(random_state=0).fit(X)
@@ -100,23 +103,20 @@ class CoverageDisplay:
     >>> plt.close("all")
     """
 
-    def __init__(
-        self,
-        *,
-        n_sigma,
-        observed,
-        expected,
-        effective_n=None,
-        components=None,
-        weights=None,
-        n_features=None,
-        xlabel=None,
-        ylabel=None,
-    ):
-        self.n_sigma, self.observed, self.expected = n_sigma, observed, expected
-        self.effective_n, self.n_features = effective_n, n_features
-        self.components, self.weights = components, weights
-        self.xlabel, self.ylabel = xlabel, ylabel
+    n_sigma: np.ndarray
+    observed: np.ndarray
+    expected: np.ndarray
+    effective_n: np.ndarray | None = None
+    components: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    n_features: int | None = None
+    xlabel: str | None = None
+    ylabel: str | None = None
+
+    def _expected_label(self) -> str:
+        if self.n_features is None:
+            return "chi-square expectation"
+        return f"chi2.cdf(n², {self.n_features})"
 
     def plot(
         self,
@@ -159,11 +159,7 @@ class CoverageDisplay:
             else np.asarray(self.components)
         )
         defaults = {"color": "black", "linestyle": "--", "linewidth": 2, "zorder": 3}
-        defaults["label"] = (
-            "chi-square expectation"
-            if self.n_features is None
-            else f"chi2.cdf(n², {self.n_features})"
-        )
+        defaults["label"] = self._expected_label()
         (self.expected_line_,) = ax.plot(
             n_sigma, self.expected, **merge_style(defaults, expected_kwargs)
         )
@@ -203,9 +199,8 @@ class CoverageDisplay:
         Parameters
         ----------
         estimator : estimator instance
-            A fitted Gaussian mixture, a detector wrapping one, or a Pipeline
-            ending in one of these, as in
-            :meth:`EllipseDisplay.from_estimator`.
+            A mixture, detector or Pipeline (see
+            :meth:`EllipseDisplay.from_estimator`), fitted.
 
         X : array-like of shape (n_samples, n_features)
             Samples; each counts for component ``k`` with its responsibility
@@ -217,9 +212,8 @@ class CoverageDisplay:
             dimensions.
 
         min_weight : float in [0, 1] or 'auto', default='auto'
-            Smallest weight of a drawn component, as in
-            :meth:`EllipseDisplay.from_estimator` ('auto': the detector's
-            components, or ``max(0.05, 2 / len(X))`` for a mixture).
+            Lighter components get no curve ('auto' as in
+            :meth:`EllipseDisplay.from_estimator`).
 
         legend : bool, default=True
             Whether to add a legend.
@@ -231,10 +225,10 @@ class CoverageDisplay:
             Axes to draw on. If None, a new figure and axes are created.
 
         expected_kwargs : dict, default=None
-            Keywords for the line of the chi-square expectation.
+            As in :meth:`plot`.
 
         **kwargs : dict
-            Keywords for the observed line of every component.
+            As in :meth:`plot`: keywords for the observed lines.
 
         Returns
         -------

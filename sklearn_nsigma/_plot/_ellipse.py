@@ -1,6 +1,8 @@
 """EllipseDisplay: the n-sigma ellipses of a 2-D mixture, or of two features."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -9,14 +11,12 @@ from sklearn_nsigma._coverage import check_n_sigma_levels
 from sklearn_nsigma._plot._base import (
     LINESTYLES,
     ComponentsDisplay,
-    check_color_by,
+    PointStyle,
     component_color,
     import_pyplot,
-    legend_beside,
     patch_style,
     set_axis_labels,
 )
-from sklearn_nsigma._plot._inputs import prepare
 
 
 def ellipse_patch_params(
@@ -66,6 +66,7 @@ def ellipse_patch_params(
     return widths, heights, np.broadcast_to(angles, widths.shape).copy()
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
 class EllipseDisplay(ComponentsDisplay):
     """Ellipses at n sigma around the components of a 2-D Gaussian mixture.
 
@@ -85,12 +86,6 @@ class EllipseDisplay(ComponentsDisplay):
     centers : ndarray of shape (n_components, 2)
         Centres of the drawn components.
 
-    radii : ndarray of shape (n_components, 2)
-        1-sigma semi-axes (major, minor) of the drawn components.
-
-    angles : ndarray of shape (n_components,)
-        Major-axis angles in degrees, counter-clockwise from the x axis.
-
     n_sigma : ndarray of shape (n_levels,)
         Mahalanobis radii of the ellipses.
 
@@ -109,6 +104,12 @@ class EllipseDisplay(ComponentsDisplay):
 
     labels : ndarray of int of shape (n_samples,), default=None
         Component of each point (used by ``color_by='component'``).
+
+    radii : ndarray of shape (n_components, 2)
+        1-sigma semi-axes (major, minor) of the drawn components.
+
+    angles : ndarray of shape (n_components,)
+        Major-axis angles in degrees, counter-clockwise from the x axis.
 
     xlabel, ylabel : str, default=None
         Axis labels.
@@ -164,38 +165,18 @@ class EllipseDisplay(ComponentsDisplay):
     >>> X = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(6, 1, (100, 2))])
     >>> gmm = NSigmaGaussianMixture(n_components=2, random_state=0).fit(X)
     >>> display = EllipseDisplay.from_estimator(gmm, X, n_sigma=(1, 2, 3))
-    >>> display.ellipses_.shape
-    (3, 2)
     >>> import matplotlib.pyplot as plt
     >>> plt.close("all")
+    >>> display.ellipses_.shape
+    (3, 2)
     """
 
-    def __init__(
-        self,
-        *,
-        centers,
-        radii,
-        angles,
-        n_sigma,
-        components=None,
-        weights=None,
-        X=None,
-        inside=None,
-        labels=None,
-        xlabel=None,
-        ylabel=None,
-    ):
-        super().__init__(
-            centers=centers,
-            n_sigma=n_sigma,
-            components=components,
-            weights=weights,
-            X=X,
-            inside=inside,
-            labels=labels,
-        )
-        self.radii, self.angles = radii, angles
-        self.xlabel, self.ylabel = xlabel, ylabel
+    dimension: ClassVar[int] = 2
+
+    radii: ArrayLike
+    angles: ArrayLike
+    xlabel: str | None = None
+    ylabel: str | None = None
 
     def plot(
         self,
@@ -243,24 +224,20 @@ class EllipseDisplay(ComponentsDisplay):
             The display, with its artists set.
         """
         plt = import_pyplot("EllipseDisplay.plot")
-        check_color_by(color_by)
+        style = PointStyle(
+            color_by, show_centers, legend, scatter_kwargs, center_kwargs
+        )
         if ax is None:
             _, ax = plt.subplots(layout="constrained")
         centers, levels, components = self._drawn()
         self.ellipses_ = self._add_ellipses(ax, centers, levels, components, kwargs)
-        style = {"color_by": color_by, "scatter_kwargs": scatter_kwargs}
-        style["center_kwargs"] = center_kwargs
-        self._draw_points(ax, centers, show_centers=show_centers, style=style)
+        self._draw_points(ax, centers, style)
         if self.X is None:
             ax.autoscale_view()
         set_axis_labels(ax, (self.xlabel, self.ylabel))
-        self.legend_ = None
-        if legend:
-            handles = self._legend_handles(levels, color_by, components)
-            self.legend_ = legend_beside(ax, handles)
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        return self._finish(
+            ax, style, self._legend_handles(levels, color_by, components)
+        )
 
     def _add_ellipses(self, ax, centers, levels, components, kwargs):
         """One Ellipse patch per level and component, added to ``ax``."""
@@ -372,32 +349,17 @@ class EllipseDisplay(ComponentsDisplay):
         display : EllipseDisplay
             The drawn display.
         """
-        import_pyplot("EllipseDisplay.from_estimator")
-        drawn = prepare(
-            estimator,
-            X,
-            n_sigma=n_sigma,
-            min_weight=min_weight,
-            features=features,
-            count=2,
-            display="EllipseDisplay",
-        )
+        drawn = cls._prepare(estimator, X, n_sigma, min_weight, features)
         params = drawn.ellipsoids()
+        xlabel, ylabel = drawn.axis_labels((xlabel, ylabel))
         display = cls(
-            centers=params.centers,
             radii=params.radii,
             angles=params.angles,
-            n_sigma=drawn.levels,
-            xlabel=drawn.labels[0] if xlabel is None else xlabel,
-            ylabel=drawn.labels[1] if ylabel is None else ylabel,
+            xlabel=xlabel,
+            ylabel=ylabel,
             **drawn.points(),
         )
-        return display.plot(
-            ax=ax,
-            color_by=color_by,
-            show_centers=show_centers,
-            legend=legend,
-            scatter_kwargs=scatter_kwargs,
-            center_kwargs=center_kwargs,
-            **kwargs,
+        style = PointStyle(
+            color_by, show_centers, legend, scatter_kwargs, center_kwargs
         )
+        return display.plot(ax=ax, **style.options(), **kwargs)

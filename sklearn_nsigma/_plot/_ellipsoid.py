@@ -2,6 +2,8 @@
 features."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -9,14 +11,12 @@ from numpy.typing import ArrayLike
 from sklearn_nsigma._geometry import ellipsoid_mesh
 from sklearn_nsigma._plot._base import (
     ComponentsDisplay,
-    check_color_by,
+    PointStyle,
     component_color,
     import_pyplot,
-    legend_beside,
     merge_style,
     set_axis_labels,
 )
-from sklearn_nsigma._plot._inputs import prepare
 
 _KINDS = ("surface", "wireframe")
 # The most opaque surface: points show through, and are drawn on top anyway.
@@ -59,6 +59,7 @@ def _shell_style(kind: str, level_index: int, color) -> dict:
     }
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
 class EllipsoidDisplay(ComponentsDisplay):
     """Ellipsoids at n sigma around the components of a 3-D Gaussian mixture.
 
@@ -75,12 +76,6 @@ class EllipsoidDisplay(ComponentsDisplay):
     ----------
     centers : ndarray of shape (n_components, 3)
         Centres of the drawn components.
-
-    radii : ndarray of shape (n_components, 3)
-        1-sigma semi-axes of the drawn components.
-
-    rotations : ndarray of shape (n_components, 3, 3)
-        Rotations whose columns are the principal axes.
 
     n_sigma : ndarray of shape (n_levels,)
         Mahalanobis radii of the ellipsoids.
@@ -99,6 +94,12 @@ class EllipsoidDisplay(ComponentsDisplay):
 
     labels : ndarray of int of shape (n_samples,), default=None
         Component of each point.
+
+    radii : ndarray of shape (n_components, 3)
+        1-sigma semi-axes of the drawn components.
+
+    rotations : ndarray of shape (n_components, 3, 3)
+        Rotations whose columns are the principal axes.
 
     xlabel, ylabel, zlabel : str, default=None
         Axis labels.
@@ -144,44 +145,24 @@ class EllipsoidDisplay(ComponentsDisplay):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
     >>> import numpy as np
     >>> from sklearn_nsigma import EllipsoidDisplay, NSigmaGaussianMixture
     >>> X = np.random.RandomState(0).normal(size=(200, 3))
     >>> gmm = NSigmaGaussianMixture(random_state=0).fit(X)
     >>> display = EllipsoidDisplay.from_estimator(gmm, X, n_sigma=2)
+    >>> plt.close(display.figure_)
     >>> display.ellipsoids_.shape, display.ax_.name
     ((1, 1), '3d')
-    >>> import matplotlib.pyplot as plt
-    >>> plt.close("all")
     """
 
-    def __init__(
-        self,
-        *,
-        centers,
-        radii,
-        rotations,
-        n_sigma,
-        components=None,
-        weights=None,
-        X=None,
-        inside=None,
-        labels=None,
-        xlabel=None,
-        ylabel=None,
-        zlabel=None,
-    ):
-        super().__init__(
-            centers=centers,
-            n_sigma=n_sigma,
-            components=components,
-            weights=weights,
-            X=X,
-            inside=inside,
-            labels=labels,
-        )
-        self.radii, self.rotations = radii, rotations
-        self.xlabel, self.ylabel, self.zlabel = xlabel, ylabel, zlabel
+    dimension: ClassVar[int] = 3
+
+    radii: ArrayLike
+    rotations: ArrayLike
+    xlabel: str | None = None
+    ylabel: str | None = None
+    zlabel: str | None = None
 
     def plot(
         self,
@@ -240,7 +221,10 @@ class EllipsoidDisplay(ComponentsDisplay):
         plt = import_pyplot("EllipsoidDisplay.plot")
         if kind not in _KINDS:
             raise ValueError(f"kind must be 'surface' or 'wireframe', got {kind!r}.")
-        check_color_by(color_by)
+        scatter_kwargs = {"depthshade": False, **(scatter_kwargs or {})}
+        style = PointStyle(
+            color_by, show_centers, legend, scatter_kwargs, center_kwargs
+        )
         ax = _axes_3d(plt, ax)
         centers, levels, components = self._drawn()
         self.ellipsoids_ = self._add_shells(
@@ -248,19 +232,13 @@ class EllipsoidDisplay(ComponentsDisplay):
         )
         # Draw by zorder, not by depth: the points on top of the shells.
         ax.computed_zorder = False
-        style = {"color_by": color_by, "center_kwargs": center_kwargs}
-        style["scatter_kwargs"] = {"depthshade": False, **(scatter_kwargs or {})}
-        self._draw_points(ax, centers, show_centers=show_centers, style=style, zorder=2)
+        self._draw_points(ax, centers, style, zorder=2)
         set_axis_labels(ax, (self.xlabel, self.ylabel, self.zlabel))
-        self.legend_ = None
-        if legend:
-            handles = self._legend_handles(levels, color_by, components)
-            # Surfaces differ by opacity, not line style: no level entries.
-            start = levels.size if kind == "surface" else 0
-            self.legend_ = legend_beside(ax, handles[start:])
-        self.ax_ = ax
-        self.figure_ = ax.figure
-        return self
+        handles = self._legend_handles(levels, color_by, components)
+        # Surfaces differ by opacity, not line style: no level entries.
+        return self._finish(
+            ax, style, handles[levels.size if kind == "surface" else 0 :]
+        )
 
     def _add_shells(self, ax, drawn, kind, resolution, kwargs):
         """One surface or wireframe per level and component, on ``ax``."""
@@ -304,17 +282,15 @@ class EllipsoidDisplay(ComponentsDisplay):
         Parameters
         ----------
         estimator : estimator instance
-            A fitted Gaussian mixture, a detector wrapping one, or a Pipeline
-            ending in one of these, as in
-            :meth:`EllipseDisplay.from_estimator`.
+            A fitted 3-D mixture, a detector around one, or a Pipeline
+            ending in either (see :meth:`EllipseDisplay.from_estimator`).
 
         X : array-like of shape (n_samples, n_features), default=None
             Points to draw.
 
         n_sigma : float or array-like of float, default=None
-            Mahalanobis radii of the ellipsoids. None means (1, 2, 3) for a
-            mixture and the detector's threshold (``threshold_``) for a
-            detector.
+            Mahalanobis radii of the ellipsoids: (1, 2, 3) for a mixture and
+            the detector's ``threshold_`` for a detector, when None.
 
         features : tuple of 3 int or 3 str, default=None
             Features to draw, for a mixture of more than three features (the
@@ -329,9 +305,8 @@ class EllipsoidDisplay(ComponentsDisplay):
             Grid lines of each mesh in each direction.
 
         min_weight : float in [0, 1] or 'auto', default='auto'
-            Smallest weight of a drawn component, as in
-            :meth:`EllipseDisplay.from_estimator` ('auto': the detector's
-            components, or ``max(0.05, 2 / len(X))`` for a mixture).
+            Components lighter than this are left out ('auto': those the
+            detector leaves out, or ``max(0.05, 2 / len(X))``).
 
         color_by : {'inside', 'component', 'none'}, default='inside'
             Point colours, as in :meth:`EllipseDisplay.from_estimator`.
@@ -350,49 +325,29 @@ class EllipsoidDisplay(ComponentsDisplay):
             created.
 
         scatter_kwargs, center_kwargs : dict, default=None
-            Keywords for the scatter of the points and of the centres.
+            Given to :meth:`plot`.
 
         **kwargs : dict
-            Keywords for ``plot_surface`` or ``plot_wireframe``.
+            Given to :meth:`plot`, for the shells.
 
         Returns
         -------
         display : EllipsoidDisplay
             The drawn display.
         """
-        import_pyplot("EllipsoidDisplay.from_estimator")
-        drawn = prepare(
-            estimator,
-            X,
-            n_sigma=n_sigma,
-            min_weight=min_weight,
-            features=features,
-            count=3,
-            display="EllipsoidDisplay",
-        )
+        drawn = cls._prepare(estimator, X, n_sigma, min_weight, features)
         params = drawn.ellipsoids()
-        given = (xlabel, ylabel, zlabel)
-        labels = [
-            d if g is None else g for g, d in zip(given, drawn.labels, strict=True)
-        ]
+        labels = drawn.axis_labels((xlabel, ylabel, zlabel))
         display = cls(
-            centers=params.centers,
             radii=params.radii,
             rotations=params.rotations,
-            n_sigma=drawn.levels,
             xlabel=labels[0],
             ylabel=labels[1],
             zlabel=labels[2],
             **drawn.points(),
         )
-        return display.plot(
-            ax=ax,
-            kind=kind,
-            resolution=resolution,
-            color_by=color_by,
-            show_centers=show_centers,
-            legend=legend,
-            scatter_kwargs=scatter_kwargs,
-            center_kwargs=center_kwargs,
-            **kwargs,
+        style = PointStyle(
+            color_by, show_centers, legend, scatter_kwargs, center_kwargs
         )
+        shells = {"kind": kind, "resolution": resolution}
+        return display.plot(ax=ax, **shells, **style.options(), **kwargs)

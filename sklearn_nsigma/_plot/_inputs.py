@@ -221,14 +221,24 @@ class Drawn:
     assigned: np.ndarray | None
 
     def points(self) -> dict:
+        """The constructor keywords of every ellipse display but its geometry."""
         X = self.source.X_array
         return {
+            "centers": self.centers(),
+            "n_sigma": self.levels,
             "components": self.components,
             "weights": mixture_weights(self.source.mixture),
             "X": None if X is None else X[:, self.features],
             "inside": self.inside,
             "labels": self.assigned,
         }
+
+    def axis_labels(self, given) -> list[str]:
+        """The labels ``given``, the feature names where None."""
+        return [
+            label if label is not None else default
+            for label, default in zip(given, self.labels, strict=True)
+        ]
 
     def centers(self) -> np.ndarray:
         means = np.asarray(self.source.mixture.means_, dtype=np.float64)

@@ -189,10 +189,10 @@ def drawn_ellipsoids(mixture, detector) -> EllipsoidParams:
     Parameters
     ----------
     mixture : fitted Gaussian mixture
-        The mixture.
+        The mixture, as :func:`fitted_mixture` returns it.
 
     detector : object or None
-        The detector wrapping it, if any.
+        Its detector, whose ``radii_`` and ``threshold_`` scale the radii.
 
     Returns
     -------
@@ -212,21 +212,9 @@ def drawn_covariances(mixture, detector) -> np.ndarray:
     """Full covariances to draw, scaled as :func:`drawn_ellipsoids` scales radii.
 
     Built from ``covariances_`` without any eigendecomposition, for the
-    marginal ellipses of many pairs of features.
-
-    Parameters
-    ----------
-    mixture : fitted Gaussian mixture
-        The mixture.
-
-    detector : object or None
-        The detector wrapping it, if any.
-
-    Returns
-    -------
-    covariances : ndarray of shape (n_components, n_features, n_features)
-        The covariance of each component, times ``(radii_ / threshold_)**2``
-        for a calibrated detector.
+    marginal ellipses of many pairs of features: shape (n_components,
+    n_features, n_features), times ``(radii_ / threshold_)**2`` for a
+    calibrated ``detector`` (None for a mixture alone).
     """
     n_components, n_features = np.asarray(mixture.means_).shape
     stored = np.asarray(mixture.covariances_, dtype=np.float64)

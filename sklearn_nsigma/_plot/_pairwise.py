@@ -3,6 +3,7 @@ features, in a lower-triangle grid."""
 
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -10,12 +11,11 @@ from numpy.typing import ArrayLike
 from sklearn_nsigma._geometry import ellipsoid_params
 from sklearn_nsigma._plot._base import (
     ComponentsDisplay,
-    check_color_by,
+    PointStyle,
     import_pyplot,
     legend_beside,
 )
 from sklearn_nsigma._plot._ellipse import EllipseDisplay
-from sklearn_nsigma._plot._inputs import prepare
 
 
 def _grid(plt, ax, size: int) -> np.ndarray:
@@ -46,6 +46,14 @@ def _grid(plt, ax, size: int) -> np.ndarray:
     return axes
 
 
+def _corner_legend(axes: np.ndarray, handles):
+    """The legend in the grid's empty upper-right panel, or beside the only
+    panel."""
+    if axes.shape[0] < 2:
+        return legend_beside(axes[0, 0], handles)
+    return axes[0, -1].legend(handles=handles, loc="upper right", fontsize="small")
+
+
 def _note(axes: np.ndarray, dimension: int):
     """The note that a 2-D projection does not decide membership."""
     text = (
@@ -71,6 +79,7 @@ def _note(axes: np.ndarray, dimension: int):
     )
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
 class PairwiseEllipseDisplay(ComponentsDisplay):
     """Marginal n-sigma ellipses of every pair of features, in a grid.
 
@@ -90,9 +99,6 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
     centers : ndarray of shape (n_components, n_features)
         Centres of the drawn components.
 
-    covariances : ndarray of shape (n_components, n_features, n_features)
-        Full covariances of the drawn components.
-
     n_sigma : ndarray of shape (n_levels,)
         Mahalanobis radii of the ellipses.
 
@@ -110,6 +116,9 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
 
     labels : ndarray of int of shape (n_samples,), default=None
         Component of each point.
+
+    covariances : ndarray of shape (n_components, n_features, n_features)
+        Full covariances of the drawn components.
 
     feature_names : list of str, default=None
         Names of the features, for the axis labels: the x labels of the
@@ -167,31 +176,9 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
     >>> plt.close("all")
     """
 
-    def __init__(
-        self,
-        *,
-        centers,
-        covariances,
-        n_sigma,
-        components=None,
-        weights=None,
-        X=None,
-        inside=None,
-        labels=None,
-        feature_names=None,
-        n_features=None,
-    ):
-        super().__init__(
-            centers=centers,
-            n_sigma=n_sigma,
-            components=components,
-            weights=weights,
-            X=X,
-            inside=inside,
-            labels=labels,
-        )
-        self.covariances = covariances
-        self.feature_names, self.n_features = feature_names, n_features
+    covariances: ArrayLike
+    feature_names: list[str] | None = None
+    n_features: int | None = None
 
     def plot(
         self,
@@ -239,32 +226,28 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
             The display, with its artists set.
         """
         plt = import_pyplot("PairwiseEllipseDisplay.plot")
-        check_color_by(color_by)
+        style = PointStyle(
+            color_by, show_centers, legend, scatter_kwargs, center_kwargs
+        )
         n_features = np.asarray(self.centers).shape[1]
         if n_features < 2:
             raise ValueError(
                 f"PairwiseEllipseDisplay needs at least 2 features, got {n_features}."
             )
         axes = _grid(plt, ax, n_features - 1)
-        options = {"color_by": color_by, "show_centers": show_centers, **kwargs}
-        options.update(scatter_kwargs=scatter_kwargs, center_kwargs=center_kwargs)
+        panel_options = style.options(legend=False) | kwargs
         self.displays_ = np.empty(axes.shape, dtype=object)
         for (row, col), panel in np.ndenumerate(axes):
             if col > row:
                 panel.set_axis_off()
             else:
-                self.displays_[row, col] = self._panel(panel, row, col, options)
+                self.displays_[row, col] = self._panel(panel, row, col, panel_options)
         _, levels, components = self._drawn()
         self.legend_ = None
         if legend:
-            handles = self._legend_handles(levels, color_by, components)
-            corner = axes[0, -1]
-            if axes.shape[0] >= 2:  # the empty upper-right panel
-                self.legend_ = corner.legend(
-                    handles=handles, loc="upper right", fontsize="small"
-                )
-            else:
-                self.legend_ = legend_beside(corner, handles)
+            self.legend_ = _corner_legend(
+                axes, self._legend_handles(levels, color_by, components)
+            )
         dimension = n_features if self.n_features is None else int(self.n_features)
         self.note_ = _note(axes, dimension) if note and dimension > 2 else None
         self.axes_ = axes
@@ -281,20 +264,18 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
         n_features = np.asarray(self.centers).shape[1]
         names = self.feature_names or [f"feature {i}" for i in range(n_features)]
         last_row = row == n_features - 2
+        # What the panel shares with the grid: levels, components, colours.
+        shared = ("n_sigma", "components", "weights", "inside", "labels")
         display = EllipseDisplay(
             centers=centers,
             radii=marginal.radii,
             angles=marginal.angles,
-            n_sigma=self.n_sigma,
-            components=self.components,
-            weights=self.weights,
             X=None if self.X is None else np.asarray(self.X)[:, pair],
-            inside=self.inside,
-            labels=self.labels,
             xlabel=names[pair[0]] if last_row else None,
             ylabel=names[pair[1]] if col == 0 else None,
+            **{name: getattr(self, name) for name in shared},
         )
-        display.plot(ax=panel, legend=False, **options)
+        display.plot(ax=panel, **options)
         panel.tick_params(labelbottom=last_row, labelleft=col == 0)
         return display
 
@@ -322,17 +303,15 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
         Parameters
         ----------
         estimator : estimator instance
-            A fitted Gaussian mixture, a detector wrapping one, or a Pipeline
-            ending in one of these, as in
-            :meth:`EllipseDisplay.from_estimator`.
+            What :meth:`EllipseDisplay.from_estimator` takes, of any
+            dimension.
 
         X : array-like of shape (n_samples, n_features), default=None
             Points to draw.
 
         n_sigma : float or array-like of float, default=None
-            Mahalanobis radii of the ellipses. None means (1, 2, 3) for a
-            mixture and the detector's threshold (``threshold_``) for a
-            detector.
+            Radii of the ellipses; by default as in
+            :meth:`EllipseDisplay.from_estimator`.
 
         features : sequence of int or str, default=None
             Features to show (at least 2, distinct indices or feature names),
@@ -345,9 +324,8 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
             ``"feature i"``.
 
         min_weight : float in [0, 1] or 'auto', default='auto'
-            Smallest weight of a drawn component, as in
-            :meth:`EllipseDisplay.from_estimator` ('auto': the detector's
-            components, or ``max(0.05, 2 / len(X))`` for a mixture).
+            The lightest component drawn: see
+            :meth:`EllipseDisplay.from_estimator`.
 
         color_by : {'inside', 'component', 'none'}, default='inside'
             Point colours; inside/outside is decided over all features.
@@ -366,46 +344,29 @@ class PairwiseEllipseDisplay(ComponentsDisplay):
             Where to draw, as in :meth:`plot`.
 
         scatter_kwargs, center_kwargs : dict, default=None
-            Keywords for the scatter of the points and of the centres.
+            Passed to :meth:`plot`.
 
         **kwargs : dict
-            Keywords for every :class:`matplotlib.patches.Ellipse`.
+            Passed to :meth:`plot`, for the ellipses.
 
         Returns
         -------
         display : PairwiseEllipseDisplay
             The drawn display.
         """
-        import_pyplot("PairwiseEllipseDisplay.from_estimator")
-        drawn = prepare(
-            estimator,
-            X,
-            n_sigma=n_sigma,
-            min_weight=min_weight,
-            features=features,
-            count=None,
-            display="PairwiseEllipseDisplay",
-        )
+        drawn = cls._prepare(estimator, X, n_sigma, min_weight, features)
         if feature_names is not None and len(feature_names) != len(drawn.features):
             raise ValueError(
                 f"feature_names must name the {len(drawn.features)} features "
                 f"shown, got {len(feature_names)}: {list(feature_names)!r}."
             )
         display = cls(
-            centers=drawn.centers(),
             covariances=drawn.covariances(),
-            n_sigma=drawn.levels,
             feature_names=drawn.labels if feature_names is None else feature_names,
             n_features=drawn.source.n_features,
             **drawn.points(),
         )
-        return display.plot(
-            ax=ax,
-            color_by=color_by,
-            show_centers=show_centers,
-            legend=legend,
-            note=note,
-            scatter_kwargs=scatter_kwargs,
-            center_kwargs=center_kwargs,
-            **kwargs,
+        style = PointStyle(
+            color_by, show_centers, legend, scatter_kwargs, center_kwargs
         )
+        return display.plot(ax=ax, note=note, **style.options(), **kwargs)
