@@ -20,6 +20,7 @@ from sklearn_nsigma import (
 )
 from sklearn_nsigma._coverage import coverage_curves
 from sklearn_nsigma._geometry import marginal_params
+from sklearn_nsigma._plot._mixture import mixture_ellipsoids
 
 
 def _rotated_blobs(n_features, seed=0):
@@ -488,3 +489,25 @@ def test_display_min_weight_auto_is_the_detectors_rule(pyplot, X2):
     assert (detector.estimator_.weights_[shown] >= 0.2).all()
     with pytest.raises(ValueError, match="min_weight must be"):
         EllipseDisplay.from_estimator(mixture, X2, min_weight="half")
+
+
+def test_pairwise_display_decomposes_only_2x2_covariances(pyplot, X5, monkeypatch):
+    """Check the pairwise grid takes each panel's ellipses from the 2x2
+    sub-covariances, without decomposing the full covariances."""
+    mixture = GaussianMixture(n_components=2, random_state=0).fit(X5)
+    sizes = []
+    eigh = np.linalg.eigh
+
+    def counting_eigh(a, *args, **kwargs):
+        sizes.append(np.shape(a)[-1])
+        return eigh(a, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "eigh", counting_eigh)
+    display = PairwiseEllipseDisplay.from_estimator(mixture, X5, n_sigma=2)
+    assert sizes and set(sizes) == {2}  # one 2x2 stack per panel, nothing else
+    assert len(sizes) == 10  # 5 features: 10 panels
+    monkeypatch.setattr(np.linalg, "eigh", eigh)
+    expected = marginal_params(mixture_ellipsoids(mixture), [1, 3])
+    panel = display.displays_[2, 1]  # feature 1 (x) against feature 3 (y)
+    assert_allclose(panel.radii, expected.radii)
+    assert_allclose(panel.angles, expected.angles)
