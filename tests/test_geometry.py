@@ -231,6 +231,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_limits
 
 import sklearn_nsigma._distance as distance
+import sklearn_nsigma._kernel_backend as backend
 from sklearn_nsigma._distance import MahalanobisKernel
 
 rng = np.random.RandomState(0)
@@ -248,7 +249,8 @@ def recording_executor(max_workers):
     return real_executor(max_workers)
 
 
-distance.ThreadPoolExecutor = recording_executor
+# the NumPy kernel's threads, and the compiled kernel's
+distance.ThreadPoolExecutor = backend.ThreadPoolExecutor = recording_executor
 with threadpool_limits(limits=1, user_api="blas"):
     one_thread = kernel.squared(X)
     one_within = kernel.within(X, np.full(4, 4.0))
