@@ -46,8 +46,8 @@ from sklearn_nsigma._threshold import (
 )
 from sklearn_nsigma._validation import POSITIVE_FINITE, StrictInterval, validate_rows
 
-# Components of the default BayesianGaussianMixture: an upper bound, the
-# Dirichlet process prior leaves the ones the data does not need nearly empty.
+# Components of the default BayesianGaussianMixture: an upper bound (the
+# Dirichlet process prior leaves the ones the data does not need empty).
 DEFAULT_N_COMPONENTS = 10
 
 
@@ -382,7 +382,6 @@ class NSigmaOutlierDetector(
         self.memory = memory
         self.random_state = random_state
 
-    # -- fitting ----------------------------------------------------------
     def _resolve_estimator(self):
         if self.estimator is None:
             return NSigmaBayesianGaussianMixture(
@@ -454,7 +453,6 @@ class NSigmaOutlierDetector(
         )
         self._scales = inside_scales(self.radii_)
 
-    # -- distances ----------------------------------------------------------
     def _kernel(self, X, eligible_only: bool = False, check_finite: bool = True):
         """The distance kernel of all or the eligible components (checking X)."""
         return self._fitted_mixture.kernel(
@@ -528,7 +526,8 @@ class NSigmaOutlierDetector(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples to decide on.
+            Samples to decide on (a Dask array gives a lazy Dask array, as
+            for :meth:`score_samples`).
 
         Returns
         -------
@@ -550,7 +549,8 @@ class NSigmaOutlierDetector(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples to label. A Dask array (chunked along rows only) gives
+            a lazy Dask array, computed block by block.
 
         Returns
         -------
@@ -580,7 +580,8 @@ class NSigmaOutlierDetector(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples to measure.
+            Samples to measure, with the features the detector was fitted
+            on (a Dask array gives a lazy result, as :meth:`predict`).
 
         Returns
         -------

@@ -51,11 +51,11 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
         Indices of the rows of the last ``X`` that were kept.
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features of the ``X`` given to :term:`fit`.
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
-        has feature names that are all strings.
+        Names of the features of that ``X``, if it has string feature
+        names (a DataFrame); the detector is fitted on its values.
 
     See Also
     --------
@@ -127,10 +127,10 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training samples, without missing or infinite values.
+            The rows to choose from, without missing or infinite values.
 
         y : Ignored
-            Not used, present for API consistency by convention.
+            Not used: the detector is fitted on ``X`` alone.
 
         Returns
         -------

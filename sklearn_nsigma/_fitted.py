@@ -246,12 +246,18 @@ class FittedMixture:
 
     dtype : dtype, default=np.float64
         Floating dtype of the estimator's fitted parameters.
+
+    Attributes
+    ----------
+    n_components, n_features : int
+        The shape of ``means``.
     """
 
     def __init__(
         self, means, precisions_cholesky, covariance_type, weights, dtype=np.float64
     ):
         self.means = means
+        self.n_components, self.n_features = means.shape
         self.precisions_cholesky = precisions_cholesky
         self.covariance_type = covariance_type
         self.weights = weights
@@ -351,16 +357,6 @@ class FittedMixture:
         if has_factors:
             return factors
         return precisions_cholesky_from_covariances(factors, self.covariance_type)
-
-    @property
-    def n_components(self) -> int:
-        """Number of components."""
-        return self.means.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        """Number of features."""
-        return self.means.shape[1]
 
     def with_parameters(self, means, precisions_cholesky) -> "FittedMixture":
         """The same mixture (weights, covariance type) with other ellipsoids."""

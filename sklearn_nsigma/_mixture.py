@@ -215,8 +215,9 @@ class NSigmaMixtureMixin:
         --------
         >>> import numpy as np
         >>> from sklearn_nsigma import NSigmaGaussianMixture
-        >>> X = np.random.RandomState(0).normal(size=(500, 1))
-        >>> gmm = NSigmaGaussianMixture(random_state=0).fit(X)
+        >>> gmm = NSigmaGaussianMixture(random_state=0)
+        >>> gmm.fit(np.random.RandomState(0).normal(size=(500, 1)))
+        NSigmaGaussianMixture(random_state=0)
         >>> point = gmm.means_ + 3 * np.sqrt(gmm.covariances_[0, 0])
         >>> gmm.tail_probability(point).round(4)
         array([[0.0027]])
@@ -270,8 +271,8 @@ class NSigmaMixtureMixin:
         --------
         >>> import numpy as np
         >>> from sklearn_nsigma import NSigmaGaussianMixture
-        >>> X = np.random.RandomState(0).normal(size=(1000, 2))
-        >>> gmm = NSigmaGaussianMixture(random_state=0).fit(X)
+        >>> rng = np.random.RandomState(0)
+        >>> gmm = NSigmaGaussianMixture(random_state=0).fit(rng.normal(size=(1000, 2)))
         >>> gmm.predict_within([[0.5, 0.5], [3.0, 3.0]], n_sigma=2)
         array([ True, False])
         >>> gmm.predict_within([[3.0, 3.0]], n_sigma=[5.0], per_component=True)
@@ -445,10 +446,10 @@ n_features_in_, feature_names_in_
     >>> import numpy as np
     >>> from sklearn_nsigma import NSigmaBayesianGaussianMixture
     >>> rng = np.random.RandomState(0)
-    >>> X = np.concatenate([rng.normal(0, 1, (200, 2)), rng.normal(8, 2, (200, 2))])
-    >>> bgm = NSigmaBayesianGaussianMixture(n_components=4, random_state=0).fit(X)
-    >>> bgm.mahalanobis(X[:3]).shape
-    (3, 4)
-    >>> bgm.predict_within([[0.0, 0.0], [4.0, -6.0]], n_sigma=3)
-    array([ True, False])
+    >>> X = np.r_[rng.normal(0, 1, (200, 2)), rng.normal(8, 2, (200, 2))]
+    >>> bgm = NSigmaBayesianGaussianMixture(n_components=4, random_state=0)
+    >>> bgm.fit(X).weights_.round(2)  # two of the four components are left empty
+    array([0.5, 0.5, 0. , 0. ])
+    >>> bgm.tail_probability([[8.0, 8.0]]).round(2)
+    array([[0.99, 0.  , 0.36, 0.36]])
     """
