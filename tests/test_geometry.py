@@ -334,3 +334,13 @@ def test_ellipsoid_params_refuses_inconsistent_input(
     """Check shapes, finiteness and negative variances are refused clearly."""
     with pytest.raises(ValueError, match=match):
         ellipsoid_params(means, covariances, covariance_type)
+
+
+@pytest.mark.parametrize(
+    "n_sigma, error", [(0.0, ValueError), (np.inf, ValueError), (True, TypeError)]
+)
+def test_axis_points_refuse_a_bad_n_sigma(n_sigma, error):
+    """Check axis_points validates n_sigma like every other n_sigma."""
+    params = ellipsoid_params(np.zeros((1, 2)), np.eye(2)[np.newaxis], "full")
+    with pytest.raises(error, match="n_sigma must be a positive finite number"):
+        params.axis_points(n_sigma)
