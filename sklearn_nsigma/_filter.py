@@ -27,11 +27,6 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
     parameters: in a search, ``filter__detector__n_sigma`` for a step
     named ``"filter"``.
 
-    .. versionchanged:: 0.1
-        The detector is a parameter, ``detector``; the filter no longer
-        repeats its parameters (``n_sigma=...`` becomes
-        ``detector=NSigmaOutlierDetector(n_sigma=...)``).
-
     Parameters
     ----------
     detector : outlier detector, default=None
