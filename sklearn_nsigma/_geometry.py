@@ -10,6 +10,8 @@ from numbers import Integral
 import numpy as np
 from numpy.typing import ArrayLike
 
+from sklearn_nsigma._validation import check_n_sigma
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 
@@ -91,7 +93,7 @@ class EllipsoidParams:
         Parameters
         ----------
         n_sigma : float, default=1.0
-            Mahalanobis radius of the ellipsoid.
+            Mahalanobis radius of the ellipsoid, positive and finite.
 
         Returns
         -------
@@ -99,6 +101,7 @@ class EllipsoidParams:
             ``points[k, j]`` is the end of the ``j``-th semi-axis of component
             ``k``: a point at Mahalanobis distance ``n_sigma`` from its centre.
         """
+        n_sigma = check_n_sigma(n_sigma)
         offsets = np.swapaxes(self.rotations * self.radii[:, np.newaxis, :], 1, 2)
         return self.centers[:, np.newaxis, :] + n_sigma * offsets
 
