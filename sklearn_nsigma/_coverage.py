@@ -122,32 +122,7 @@ def coverage_to_sigma(coverage: ArrayLike, n_features: int) -> float | np.ndarra
     return _scalar_or_array(np.sqrt(chi2.ppf(coverage, n_features)))
 
 
-# -- Levels and observed coverage, as the displays draw them ---------------------
-def check_n_sigma_levels(n_sigma: float | ArrayLike) -> np.ndarray:
-    """Validate one or several n-sigma levels.
-
-    Parameters
-    ----------
-    n_sigma : float or array-like of float
-        Positive finite Mahalanobis radii.
-
-    Returns
-    -------
-    levels : ndarray of shape (n_levels,)
-        The radii as float64, in the order given.
-    """
-    levels = np.atleast_1d(np.asarray(n_sigma))
-    if levels.dtype.kind not in "iuf" or levels.ndim != 1 or levels.size == 0:
-        raise ValueError(
-            f"n_sigma must be a positive number or a 1-D sequence of them, "
-            f"got {n_sigma!r}."
-        )
-    levels = levels.astype(np.float64)
-    if not (np.isfinite(levels).all() and (levels > 0).all()):
-        raise ValueError(f"n_sigma must be positive and finite, got {n_sigma!r}.")
-    return levels
-
-
+# -- Observed coverage, as CoverageDisplay draws it --------------------------------
 def coverage_curves(
     distances: ArrayLike,
     responsibilities: ArrayLike,

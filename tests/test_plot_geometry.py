@@ -1,8 +1,7 @@
 """The arrays behind the displays: no matplotlib needed.
 
-Geometry from ``_geometry`` and ``_coverage``, the ``min_weight`` rule from
-``_weights``, and what the plot package reads from a fitted mixture
-(``_plot._mixture``).
+Geometry from ``_geometry`` and ``_coverage``, and what the plot package
+reads from a fitted mixture (``_plot._mixture``, on ``_fitted``).
 """
 
 import subprocess
@@ -21,21 +20,17 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
 from sklearn_nsigma import NSigmaGaussianMixture, ellipsoid_params, sigma_to_coverage
-from sklearn_nsigma._coverage import check_n_sigma_levels, coverage_curves
+from sklearn_nsigma._coverage import coverage_curves
 from sklearn_nsigma._geometry import ellipsoid_mesh, marginal_params
 from sklearn_nsigma._plot._ellipse import ellipse_patch_params
 from sklearn_nsigma._plot._mixture import (
+    display_min_weight,
     drawn_components,
     drawn_covariances,
     drawn_ellipsoids,
     fitted_mixture,
     mahalanobis_distances,
     mixture_ellipsoids,
-)
-from sklearn_nsigma._weights import (
-    auto_min_weight,
-    eligible_components,
-    resolve_min_weight,
 )
 
 COVARIANCE_TYPE = ["full", "tied", "diag", "spherical"]
@@ -99,13 +94,6 @@ def test_ellipse_patch_params_rejects_other_dimensions():
     """Check that 3-D radii are refused with a clear message."""
     with pytest.raises(ValueError, match=r"radii of shape \(n_components, 2\)"):
         ellipse_patch_params(np.ones((1, 3)), np.zeros(1), 1.0)
-
-
-@pytest.mark.parametrize("n_sigma", [0, -1, np.inf, np.nan, [], "2", [[1, 2]]])
-def test_check_n_sigma_levels_rejects_bad_levels(n_sigma):
-    """Check that non-positive, non-finite, empty or non-numeric levels raise."""
-    with pytest.raises(ValueError, match="n_sigma"):
-        check_n_sigma_levels(n_sigma)
 
 
 @settings(max_examples=40, deadline=None)
@@ -234,25 +222,26 @@ def test_coverage_curves_reveal_a_missing_component():
     assert observed[0, 1] < expected[1] - 0.1
 
 
-def test_min_weight_rule_and_detector_eligibility(blobs):
-    """Check min_weight hiding, 'auto', and the detector's eligible components."""
-    assert_array_equal(eligible_components([0.6, 0.005, 0.395], 0.01), [1, 0, 1])
-    assert eligible_components([0.6, 0.005, 0.395], 0.0).all()
-    assert_array_equal(eligible_components([0.3, 0.2], 0.9), [True, False])
-    assert auto_min_weight(None) == 0.05 == auto_min_weight(1000)
-    assert auto_min_weight(10) == 0.2
-    assert resolve_min_weight("auto", 20) == 0.1
-    assert resolve_min_weight(0.3, 20) == 0.3
-    for bad in (2.0, -0.1, "half", True):
-        with pytest.raises(ValueError, match="min_weight must be .* or 'auto'"):
-            resolve_min_weight(bad, 20)
+def test_display_min_weight_and_detector_eligibility(blobs):
+    """Check min_weight hiding, what 'auto' means for a display, and the
+    detector's eligible components."""
+    assert display_min_weight("auto", None, None) == 0.05
+    assert display_min_weight("auto", None, 20) == 0.1
+    assert display_min_weight(0.3, None, 20) == 0.3
 
     class Detector:
         eligible_components_ = np.array([True, False, True])
+        min_weight_ = 0.25
+
+    assert display_min_weight("auto", Detector(), 20) == 0.25
+    with pytest.raises(ValueError, match="min_weight must be .* or 'auto'"):
+        display_min_weight("half", None, 20)
 
     mixture = GaussianMixture(n_components=3, random_state=0).fit(blobs)
     assert_array_equal(drawn_components(mixture, None, 0.0), [0, 1, 2])
     assert_array_equal(drawn_components(mixture, Detector(), 0.0), [0, 2])
+    with pytest.raises(ValueError, match="min_weight must be a number"):
+        drawn_components(mixture, None, 2.0)
     # 'auto' without a detector: max(0.05, 2 / n_samples)
     mixture.weights_ = np.array([0.04, 0.06, 0.9])
     assert_array_equal(drawn_components(mixture, None, "auto"), [1, 2])
@@ -261,13 +250,12 @@ def test_min_weight_rule_and_detector_eligibility(blobs):
 
 
 def test_auto_min_weight_matches_the_detector():
-    """Check the displays' 'auto' and the detector's are the same rule."""
-    from sklearn_nsigma import NSigmaOutlierDetector, _detector
+    """Check a display's 'auto' for a mixture is the detector's rule."""
+    from sklearn_nsigma import NSigmaOutlierDetector
 
-    assert _detector.AUTO_MIN_WEIGHT == auto_min_weight(None)
     X = np.random.RandomState(0).normal(size=(30, 2))
     detector = NSigmaOutlierDetector(GaussianMixture(2, random_state=0)).fit(X)
-    assert detector.min_weight_ == auto_min_weight(30)
+    assert detector.min_weight_ == display_min_weight("auto", None, 30)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)

@@ -11,8 +11,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from sklearn_nsigma._compat import _validate_style_kwargs, check_matplotlib_support
-from sklearn_nsigma._coverage import check_n_sigma_levels
 from sklearn_nsigma._plot._inputs import Drawn, prepare
+from sklearn_nsigma._validation import check_n_sigma
 
 _INSTALL_HINT = 'pip install "sklearn-nsigma[plot]"'
 LINESTYLES = ("-", "--", ":", "-.")
@@ -214,7 +214,7 @@ class ComponentsDisplay:
     def _drawn(self):
         """Centres, levels and component indices, as arrays."""
         centers = np.asarray(self.centers)
-        levels = check_n_sigma_levels(self.n_sigma)
+        levels = check_n_sigma(self.n_sigma, levels=True)
         components = (
             np.arange(centers.shape[0])
             if self.components is None

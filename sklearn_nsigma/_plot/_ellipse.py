@@ -7,7 +7,6 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import ArrayLike
 
-from sklearn_nsigma._coverage import check_n_sigma_levels
 from sklearn_nsigma._plot._base import (
     LINESTYLES,
     ComponentsDisplay,
@@ -17,6 +16,7 @@ from sklearn_nsigma._plot._base import (
     patch_style,
     set_axis_labels,
 )
+from sklearn_nsigma._validation import check_n_sigma
 
 
 def ellipse_patch_params(
@@ -60,7 +60,7 @@ def ellipse_patch_params(
             "Ellipses need radii of shape (n_components, 2) and angles of shape "
             f"(n_components,), got {radii.shape} and {angles.shape}."
         )
-    levels = check_n_sigma_levels(n_sigma)[:, np.newaxis]
+    levels = check_n_sigma(n_sigma, levels=True)[:, np.newaxis]
     widths = 2 * levels * radii[np.newaxis, :, 0]
     heights = 2 * levels * radii[np.newaxis, :, 1]
     return widths, heights, np.broadcast_to(angles, widths.shape).copy()

@@ -14,7 +14,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_nsigma._coverage import check_n_sigma_levels
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
 from sklearn_nsigma._plot._mixture import (
     drawn_components,
@@ -24,6 +23,7 @@ from sklearn_nsigma._plot._mixture import (
     mahalanobis_distances,
     mixture_weights,
 )
+from sklearn_nsigma._validation import check_n_sigma
 
 # What to use instead, when a mixture has not the dimension a display draws.
 _OTHER_DISPLAYS = {
@@ -63,13 +63,13 @@ def _resolve_levels(n_sigma, detector) -> np.ndarray:
     a detector.
     """
     if n_sigma is not None:
-        return check_n_sigma_levels(n_sigma)
+        return check_n_sigma(n_sigma, levels=True)
     if detector is not None:
         threshold = getattr(detector, "threshold_", None)
         if threshold is None and hasattr(detector, "offset_"):
             threshold = -detector.offset_
         if threshold is not None:
-            return check_n_sigma_levels(float(threshold))
+            return check_n_sigma(float(threshold), levels=True)
     return np.array([1.0, 2.0, 3.0])
 
 

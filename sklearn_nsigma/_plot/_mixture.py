@@ -1,92 +1,65 @@
 """What the displays read from a fitted mixture, as NumPy arrays.
 
-The one module of the plot package that reads a fitted mixture's attributes
-(``means_``, ``covariances_``, ``weights_``, ``ellipsoid_params_``) and a
-detector's (``eligible_components_``, ``min_weight_``, ``radii_``,
-``threshold_``): the displays only see what these functions return.
+The plot package's one reader of a fitted mixture and its detector. The
+mixture and detector behind an estimator, the weights and the eligibility
+rule come from :mod:`sklearn_nsigma._fitted`, the package's one reading of a
+fitted mixture; this module adds what only drawing needs: what
+``min_weight="auto"`` means for a display, the ellipsoids and covariances
+at the detector's radii, and the distances of the points drawn.
 """
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.frozen import FrozenEstimator
-from sklearn.utils.validation import check_is_fitted
 
-from sklearn_nsigma._detector import _mixture_parameters
-from sklearn_nsigma._distance import MahalanobisKernel
+from sklearn_nsigma._fitted import (
+    AUTO_MIN_WEIGHT,
+    FittedMixture,
+    fitted_mixture,
+    mixture_weights,
+    resolve_min_weight,
+)
+from sklearn_nsigma._fitted import drawn_components as _eligible_drawn
 from sklearn_nsigma._geometry import (
     EllipsoidParams,
     ellipsoid_params,
     full_covariances,
 )
-from sklearn_nsigma._weights import eligible_components, resolve_min_weight
 
-_MIXTURE_ATTRIBUTES = ("means_", "covariances_")
-
-
-def _unfreeze(estimator):
-    while isinstance(estimator, FrozenEstimator):
-        estimator = estimator.estimator
-    return estimator
-
-
-def _is_wrapper(estimator) -> bool:
-    """Whether ``estimator`` is a meta-estimator with an ``estimator`` parameter."""
-    if hasattr(estimator, "covariance_type") or not hasattr(estimator, "get_params"):
-        return False
-    return "estimator" in estimator.get_params(deep=False)
+__all__ = [
+    "display_min_weight",
+    "drawn_components",
+    "drawn_covariances",
+    "drawn_ellipsoids",
+    "fitted_mixture",
+    "mahalanobis_distances",
+    "mixture_ellipsoids",
+    "mixture_weights",
+]
 
 
-def fitted_mixture(estimator) -> tuple[object, object | None]:
-    """The fitted Gaussian mixture behind ``estimator``, and its detector.
+def display_min_weight(
+    min_weight: float | str, detector, n_samples: int | None
+) -> float:
+    """The number a display's ``min_weight`` stands for.
 
-    Parameters
-    ----------
-    estimator : object
-        A fitted :class:`~sklearn_nsigma.NSigmaGaussianMixture`,
-        :class:`~sklearn.mixture.GaussianMixture` or
-        :class:`~sklearn.mixture.BayesianGaussianMixture` (possibly inside a
-        :class:`~sklearn.frozen.FrozenEstimator`), or a fitted outlier
-        detector that keeps its mixture in ``estimator_`` (such as
-        ``NSigmaOutlierDetector``).
-
-    Returns
-    -------
-    mixture : object
-        The fitted mixture.
-
-    detector : object or None
-        ``estimator`` when it is a detector wrapping the mixture, else None.
-
-    Raises
-    ------
-    TypeError
-        If ``estimator`` is neither a Gaussian mixture nor a detector around one.
-    sklearn.exceptions.NotFittedError
-        If it is not fitted.
+    'auto' is the detector's rule: a detector's own ``min_weight_`` (the
+    components it uses); for a mixture, which does not keep its number of
+    training samples, ``max(0.05, 2 / n_samples)`` with ``n_samples`` the
+    rows of the X drawn, and 0.05 without X. A number is returned as it is
+    (checked where it is used).
     """
-    estimator = _unfreeze(estimator)
-    detector = None
-    if _is_wrapper(estimator):
-        check_is_fitted(estimator)
-        detector, estimator = estimator, _unfreeze(estimator.estimator_)
-    if not hasattr(estimator, "covariance_type") or not hasattr(type(estimator), "fit"):
-        raise TypeError(
-            "Expected a Gaussian mixture (GaussianMixture, "
-            "BayesianGaussianMixture, NSigmaGaussianMixture), an outlier "
-            "detector wrapping one (NSigmaOutlierDetector), or a Pipeline whose "
-            f"last step is one of these, fitted; got {type(estimator).__name__}."
+    if not isinstance(min_weight, str):
+        return min_weight
+    if min_weight != "auto":
+        raise ValueError(
+            f"min_weight must be a number in [0, 1] or 'auto', got {min_weight!r}."
         )
-    check_is_fitted(estimator, _MIXTURE_ATTRIBUTES)
-    return estimator, detector
-
-
-def mixture_weights(mixture) -> np.ndarray:
-    """The weights of a fitted mixture; equal weights when it has none."""
-    n_components = np.asarray(mixture.means_).shape[0]
-    weights = getattr(mixture, "weights_", None)
-    if weights is None:
-        return np.full(n_components, 1.0 / n_components)
-    return np.asarray(weights, dtype=np.float64)
+    own = getattr(detector, "min_weight_", None)
+    if own is not None:
+        return float(own)
+    if not n_samples:
+        return AUTO_MIN_WEIGHT
+    return resolve_min_weight("auto", n_samples)
 
 
 def drawn_components(
@@ -94,43 +67,12 @@ def drawn_components(
 ) -> np.ndarray:
     """Indices of the components to draw.
 
-    Those of weight at least ``min_weight`` and, for a detector that says
-    which components it uses (``eligible_components_``), used by it.
-
-    Parameters
-    ----------
-    mixture : fitted Gaussian mixture
-        The mixture.
-
-    detector : object or None
-        The detector wrapping it, if any.
-
-    min_weight : float or 'auto'
-        Smallest weight drawn. 'auto' means the detector's own value
-        (``min_weight_``) for a detector, and otherwise
-        ``max(0.05, 2 / n_samples)`` (see
-        :func:`~sklearn_nsigma._weights.auto_min_weight`).
-
-    n_samples : int, default=None
-        The number of samples behind the weights, for 'auto' without a
-        detector. None means unknown: the floor 0.05.
-
-    Returns
-    -------
-    components : ndarray of int
-        Indices of the components to draw, ascending; the heaviest is always
-        one of them.
+    Those of weight at least ``min_weight`` (see :func:`display_min_weight`
+    for 'auto') and, for a detector that says which components it uses
+    (``eligible_components_``), used by it. The heaviest is always drawn.
     """
-    own = getattr(detector, "min_weight_", None)
-    if isinstance(min_weight, str) and min_weight == "auto" and own is not None:
-        min_weight = own
-    keep = eligible_components(
-        mixture_weights(mixture), resolve_min_weight(min_weight, n_samples)
-    )
-    eligible = getattr(detector, "eligible_components_", None)
-    if eligible is not None:
-        keep &= np.asarray(eligible, dtype=bool)
-    return np.flatnonzero(keep)
+    min_weight = display_min_weight(min_weight, detector, n_samples)
+    return _eligible_drawn(mixture, detector, min_weight)
 
 
 def mixture_ellipsoids(mixture) -> EllipsoidParams:
@@ -233,9 +175,9 @@ def drawn_covariances(mixture, detector) -> np.ndarray:
 def mahalanobis_distances(X: ArrayLike, mixture) -> np.ndarray:
     """Mahalanobis distance of every sample to every component of a mixture.
 
-    Computed by the package's distance kernel from the mixture's
-    ``means_`` and ``precisions_cholesky_`` (or ``covariances_``), so plain
-    GaussianMixture and BayesianGaussianMixture models work too.
+    Computed by the package's distance kernel, through the fitted-mixture
+    view, so plain GaussianMixture and BayesianGaussianMixture models work
+    too.
 
     Parameters
     ----------
@@ -251,5 +193,5 @@ def mahalanobis_distances(X: ArrayLike, mixture) -> np.ndarray:
         Distance (not squared) of each sample to each component.
     """
     X = np.asarray(X, dtype=np.float64)
-    means, factors, covariance_type, _ = _mixture_parameters(mixture, X.shape[1])
-    return MahalanobisKernel(means, factors, covariance_type, "float64").distances(X)
+    view = FittedMixture.from_estimator(mixture, X.shape[1])
+    return view.kernel("float64").distances(X)
