@@ -206,7 +206,9 @@ class EllipseDisplay(ComponentsDisplay):
 
         legend : bool, default=True
             Whether to add a legend of the levels, the point colours and the
-            components, to the right of the axes.
+            components, to the right of the axes. On axes of your own, a
+            constrained layout (or ``bbox_inches="tight"`` when saving)
+            keeps it in the figure.
 
         scatter_kwargs : dict, default=None
             Keywords for :meth:`matplotlib.axes.Axes.scatter` of the points.

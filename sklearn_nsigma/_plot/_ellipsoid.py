@@ -199,7 +199,8 @@ class EllipsoidDisplay(ComponentsDisplay):
             Whether to mark the component centres.
 
         legend : bool, default=True
-            Whether to add a legend, to the right of the axes.
+            Whether to add a legend, to the right of the axes (as in
+            :meth:`EllipseDisplay.plot`).
 
         scatter_kwargs, center_kwargs : dict, default=None
             Keywords for the scatter of the points and of the centres.
