@@ -24,9 +24,6 @@ from sklearn_nsigma._compat import (
 from sklearn_nsigma._dask import is_dask_array, map_row_blocks, row_wise
 from sklearn_nsigma._distance import kernel_dtype
 from sklearn_nsigma._fitted import FittedMixture, resolve_min_weight
-from sklearn_nsigma._fitted import (  # noqa: F401 (until _plot_geometry uses the view)
-    mixture_parameters as _mixture_parameters,
-)
 from sklearn_nsigma._fitting import (
     fit_mixture,
     robust_view,

@@ -415,12 +415,3 @@ class FittedMixture:
         state = dict(self.__dict__)
         state["_kernels"] = {}
         return state
-
-
-def mixture_parameters(mixture, n_features: int | None = None):
-    """``(means, precisions_cholesky, covariance_type, weights)`` of a mixture.
-
-    :meth:`FittedMixture.from_estimator` as a tuple.
-    """
-    view = FittedMixture.from_estimator(mixture, n_features)
-    return view.means, view.precisions_cholesky, view.covariance_type, view.weights

@@ -401,7 +401,7 @@ class NSigmaBayesianGaussianMixture(
     ``ellipsoid_params_``, computed from ``covariances_`` (the means of the
     variational posterior of the covariances).
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
 
     Parameters
     ----------
