@@ -10,27 +10,12 @@ import sys
 
 
 def main(argv=None) -> int:
-    """Run the tool; SIGINT while it starts up exits 130 with one line.
+    """Run the tool: :func:`sklearn_nsigma._cli.main` with the same arguments."""
+    # Only the standard library is loaded before the tool's signal handlers
+    # are installed; NumPy, scikit-learn and pandas are imported after.
+    from sklearn_nsigma._cli import main as cli_main
 
-    Parameters
-    ----------
-    argv : list of str, default=None
-        Arguments, without the program name. None reads ``sys.argv``.
-
-    Returns
-    -------
-    status : int
-        The exit status.
-    """
-    try:
-        from sklearn_nsigma._cli import main as cli_main
-
-        return cli_main(argv)
-    except KeyboardInterrupt:
-        print(
-            "sklearn-nsigma: interrupted by SIGINT; no output written", file=sys.stderr
-        )
-        return 130
+    return cli_main(argv)
 
 
 __all__ = ["main"]

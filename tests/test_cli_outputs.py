@@ -49,11 +49,19 @@ def test_fifo_output_is_streamed(cli, tmp_path, data):
 
 
 def test_character_device_output(cli, tmp_path, data):
-    """Check /dev/null stays a character device."""
-    status, out, err = cli(data, "-k", "2", "-o", os.devnull)
+    """Check a character device (a null device made in tmp_path) stays one."""
+    import stat
+
+    device = tmp_path / "null"
+    try:  # the real /dev/null is never used: a broken run could replace it
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, AttributeError, OSError) as exc:
+        pytest.skip(f"cannot create a character device: {exc}")
+    status, out, err = cli(data, "-k", "2", "-o", "null")
     assert status == 0, err
-    assert not os.path.isfile(os.devnull)
-    assert f"to {os.devnull!r}" in out
+    assert stat.S_ISCHR(os.lstat(device).st_mode)
+    assert "to 'null'" in out
+    assert listing(tmp_path) == ["d.csv", "null"]
 
 
 def test_symlink_output_keeps_the_link(cli, tmp_path, data):
@@ -120,20 +128,76 @@ def test_signal_during_the_rename_is_deferred(cli, tmp_path, data, monkeypatch):
     _send_during(monkeypatch, _output, "_commit", signal.SIGTERM)
     code, _, err = cli(data, "-k", "2", "-o", "out.csv")
     assert code == 143, err
+    assert err == (
+        "sklearn-nsigma: interrupted by SIGTERM; the output was complete and is "
+        "in place\n"
+    )
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 121
     assert listing(tmp_path) == ["d.csv", "out.csv"]
 
 
-def _start(tmp_path, *args):
+def _signal_then(monkeypatch, signum, then):
+    """Send ``signum`` as rows are written; ``then`` gets the exception."""
+    original = _output.RowWriter.lines
+
+    def wrapped(self, block):
+        try:
+            os.kill(os.getpid(), signum)
+        except KeyboardInterrupt as exc:
+            then(exc)
+        return original(self, block)
+
+    monkeypatch.setattr(_output.RowWriter, "lines", wrapped)
+
+
+def _turn_into_value_error(exc):
+    raise ValueError("a buffer format string") from exc
+
+
+@pytest.mark.parametrize("then", [_turn_into_value_error, lambda exc: None])
+def test_signal_that_compiled_code_mishandles(cli, tmp_path, data, monkeypatch, then):
+    """Check a signal turned into another error, or swallowed, still stops the run."""
+    (tmp_path / "out.csv").write_text("earlier\n")
+    _signal_then(monkeypatch, signal.SIGHUP, then)
+    code, _, err = cli(data, "-k", "2", "-o", "out.csv")
+    assert code == 129
+    assert err == "sklearn-nsigma: interrupted by SIGHUP; no output written\n"
+    assert (tmp_path / "out.csv").read_text() == "earlier\n"
+    assert listing(tmp_path) == ["d.csv", "out.csv"]
+
+
+def test_ignored_signal_stays_ignored(cli, tmp_path, data, monkeypatch):
+    """Check a signal ignored at start (nohup's SIGHUP) does not stop the run."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        _send_during(monkeypatch, _output.RowWriter, "lines", signal.SIGHUP)
+        code, _, err = cli(data, "-k", "2", "-o", "out.csv")
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert code == 0, err
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 121
+
+
+def _default_signals():
+    # A background job of a shell starts with SIGINT ignored, and the tool
+    # keeps ignored signals ignored: give the child the default handlers.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def _start(tmp_path, *args, code=None):
     env = {**os.environ, "MPLBACKEND": "Agg"}
+    command = ["-m", "sklearn_nsigma"] if code is None else ["-c", code]
     return subprocess.Popen(
-        [sys.executable, "-m", "sklearn_nsigma", *args],
+        [sys.executable, *command, *args],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
 
 
@@ -154,6 +218,39 @@ def test_signal_subprocess(tmp_path, signum, status):
     assert err.strip().splitlines()[-1].startswith("sklearn-nsigma: interrupted by")
     assert listing(tmp_path) == ["out.csv"]
     assert (tmp_path / "out.csv").read_text() == "earlier\n"
+
+
+# Sends a signal to itself when NumPy, the first heavy module, starts to load
+# (start-up), then runs the tool as `python -m sklearn_nsigma` would.
+START_UP = """
+import os, runpy, signal, sys
+
+SIGNAL = getattr(signal, sys.argv.pop(1))
+
+class Hook:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), SIGNAL)
+
+sys.meta_path.insert(0, Hook())
+sys.argv[0] = "sklearn_nsigma"
+runpy.run_module("sklearn_nsigma", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "name, status", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)]
+)
+def test_signal_during_start_up(tmp_path, data, name, status):
+    """Check a signal while the heavy modules load: one line, the old output."""
+    (tmp_path / "out.csv").write_text("earlier\n")
+    process = _start(tmp_path, name, data, "-o", "out.csv", code=START_UP)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == status, err
+    assert err == f"sklearn-nsigma: interrupted by {name}; no output written\n"
+    assert (tmp_path / "out.csv").read_text() == "earlier\n"
+    assert listing(tmp_path) == ["d.csv", "out.csv"]
 
 
 def test_version_and_help_import_nothing_heavy(tmp_path):

@@ -16,7 +16,11 @@ import tempfile
 from dataclasses import dataclass
 
 from sklearn_nsigma._cli._args import OUTPUT_COLUMNS, CLIError
-from sklearn_nsigma._cli._signals import deferred_signals
+from sklearn_nsigma._cli._signals import (
+    deferred_signals,
+    mark_committed,
+    raise_if_received,
+)
 from sklearn_nsigma._cli._source import split_record
 
 
@@ -160,11 +164,13 @@ class Writer:
     def commit(self) -> None:
         """Rename every temporary file over its target, or leave them all."""
         with deferred_signals():
+            raise_if_received()
             pairs = [
                 (t, target.write_path, target.mode) for t, target in self._temporaries
             ]
             commit_all(pairs)
             self._temporaries = []
+            mark_committed()
 
 
 def _commit(temporary: str, path: str, mode: int | None) -> None:
