@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
+from sklearn_nsigma._cli import _table
+
 pytest.importorskip("pandas")
 
 
@@ -188,8 +190,27 @@ def test_stray_text_is_reported(cli, tmp_path):
     status, out, err = cli("d.csv", "-k", "2", "-o", "o.csv", "--columns", "x0,m")
     assert status == 1
     assert err.strip() == (
-        "sklearn-nsigma: error: non-numeric value 'oops' in column 'm', line 9"
+        "sklearn-nsigma: error: non-numeric value 'oops' in column 'm', line 9 "
+        "(--exclude 'm' leaves the column out)"
     )
+
+
+def test_text_after_the_probed_rows(cli, tmp_path, monkeypatch):
+    """Check a text cell past the rows that chose the columns names its line."""
+    monkeypatch.setattr(_table, "PROBE_ROWS", 20)
+    X = blobs()
+    late = [f"{v:g}" for v in X[:, 1] * 2]
+    late[50] = "oops"
+    (tmp_path / "d.csv").write_text(table_text(X, extra={"m": late}))
+    status, out, err = cli("d.csv", "-k", "2", "-o", "o.csv")
+    assert status == 1 and out == ""
+    assert err.strip() == (
+        "sklearn-nsigma: error: non-numeric value 'oops' in column 'm', line 52 "
+        "(--exclude 'm' leaves the column out)"
+    )
+    status, out, err = cli("d.csv", "-k", "2", "-o", "o.csv", "--exclude", "m")
+    assert status == 0, err
+    assert "  left out: 'm': --exclude" in out
 
 
 def test_missing_values_error_and_drop(cli, tmp_path):

@@ -275,6 +275,40 @@ def test_version_and_help_import_nothing_heavy(tmp_path):
     assert "--missing {error,drop}" in result.stdout
 
 
+def _python(tmp_path, code):
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_program_does_not_load_pyarrow(tmp_path, data):
+    """Check the program keeps pyarrow out; main(argv) in a process leaves it be."""
+    program = _python(
+        tmp_path,
+        "import sys\n"
+        "from sklearn_nsigma.__main__ import main\n"
+        "sys.argv = ['sklearn-nsigma', 'd.csv', '-k', '2', '-o', 'a.csv', '-q']\n"
+        "print(main(), 'pyarrow' in sys.modules)\n",
+    )
+    assert program.splitlines()[-1] == "0 False"
+    in_process = _python(
+        tmp_path,
+        "import sys\n"
+        "from sklearn_nsigma.__main__ import main\n"
+        "finders = list(sys.meta_path)\n"
+        "print(main(['d.csv', '-k', '2', '-o', 'b.csv', '-q']), "
+        "sys.meta_path == finders)\n",
+    )
+    assert in_process.splitlines()[-1] == "0 True"
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
 def test_without_pandas(tmp_path, data):
     """Check a file needs pandas (one line naming the extra); the demo does not."""
     fake = tmp_path / "fake"

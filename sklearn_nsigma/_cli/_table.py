@@ -129,7 +129,8 @@ class _Reader:
                 row = int(bad[0])
                 raise CLIError(
                     f"non-numeric value {self._cell(block, row, column)!r} in "
-                    f"{self._where(block, row, column)}"
+                    f"{self._where(block, row, column)} (--exclude "
+                    f"{self.header[column]!r} leaves the column out)"
                 )
         infinite = np.flatnonzero(np.isinf(numbers))
         if infinite.size:
