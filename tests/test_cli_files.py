@@ -116,6 +116,27 @@ def test_compressed_input(cli, tmp_path, monkeypatch, kind):
         assert (tmp_path / "d_nsigma.csv").read_text() == reference
 
 
+@pytest.mark.parametrize("extension", ["gz", "bz2", "xz", "zip"])
+def test_compressed_output(cli, tmp_path, extension):
+    """Check an output named .gz, .bz2, .xz or .zip is the plain output, compressed."""
+    (tmp_path / "d.csv").write_text(table_text(blobs()))
+    status, _, err = cli("d.csv", "-k", "2", "-o", "plain.csv")
+    assert status == 0, err
+    status, _, err = cli("d.csv", "-k", "2", "-o", f"out.csv.{extension}")
+    assert status == 0, err
+    path = tmp_path / f"out.csv.{extension}"
+    if extension == "zip":
+        with zipfile.ZipFile(path) as archive:
+            assert archive.namelist() == ["out.csv"]
+            data = archive.read("out.csv")
+    else:
+        opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[extension]
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    assert data == (tmp_path / "plain.csv").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == sorted(["d.csv", "plain.csv", path.name])
+
+
 def test_latin1_with_encoding(cli, tmp_path):
     """Check --encoding latin-1 reads a latin-1 file; the output is UTF-8."""
     names = ["Zürich" if i % 2 else "Genève" for i in range(120)]

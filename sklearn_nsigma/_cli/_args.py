@@ -260,7 +260,8 @@ def _add_output_options(group) -> None:
         "--output",
         metavar="FILE",
         help="output CSV file ('-' for standard output; a FIFO or device is "
-        "written directly, a symbolic link's target is replaced). Default: "
+        "written directly, a symbolic link's target is replaced; .gz, .bz2, "
+        ".xz and .zip names are compressed). Default: "
         "INPUT_nsigma.csv next to the input; the demo writes no CSV unless "
         "asked.",
     )

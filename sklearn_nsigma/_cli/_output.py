@@ -8,11 +8,17 @@ block device or a socket is refused. Every check runs before the fit, and
 temporary files are removed however the run ends (see ``_signals``).
 """
 
+import bz2
 import contextlib
+import gzip
+import io
+import lzma
 import os
 import stat
 import sys
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass
 
 from sklearn_nsigma._cli._args import OUTPUT_COLUMNS, CLIError
@@ -109,6 +115,36 @@ def check_target(path: str, inputs=()) -> Target:
     return Target(path, "file", write_path, None)
 
 
+@contextlib.contextmanager
+def text_writer(path: str, name: str):
+    """A UTF-8 text handle on ``path``, compressed as ``name``'s extension says.
+
+    ``.gz``, ``.bz2`` and ``.xz`` compress the stream; ``.zip`` writes an
+    archive holding one file, ``name`` without ``.zip``.
+    """
+    extension = os.path.splitext(name)[1].lower()
+    with contextlib.ExitStack() as stack:
+        if extension == ".zip":
+            archive = stack.enter_context(
+                zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)
+            )
+            member = zipfile.ZipInfo(
+                os.path.splitext(os.path.basename(name))[0], time.localtime()[:6]
+            )
+            member.compress_type = zipfile.ZIP_DEFLATED
+            binary = archive.open(member, "w", force_zip64=True)
+        elif extension == ".gz":
+            binary = gzip.open(path, "wb", compresslevel=6)  # gzip's own default
+        elif extension in (".bz2", ".xz"):
+            binary = {".bz2": bz2, ".xz": lzma}[extension].open(path, "wb")
+        else:
+            binary = open(path, "wb")  # noqa: SIM115
+        stack.enter_context(binary)
+        yield stack.enter_context(
+            io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        )
+
+
 class Writer:
     """Opens the targets for writing and commits them all, or none.
 
@@ -158,7 +194,7 @@ class Writer:
             sys.stdout.flush()
             return
         path = target.path if target.kind == "stream" else self.temporary(target)
-        with open(path, "w", encoding="utf-8", newline="") as handle:
+        with text_writer(path, target.path) as handle:
             yield handle
 
     def commit(self) -> None:
