@@ -38,8 +38,12 @@ def main(argv=None) -> int:
         _without_pyarrow()
     # Only the standard library is loaded before the tool's signal handlers
     # are installed; NumPy, scikit-learn and pandas are imported after.
-    from sklearn_nsigma._cli import main as cli_main
+    try:
+        from sklearn_nsigma._cli import main as cli_main
+    except KeyboardInterrupt as exc:  # SIGINT before the handlers are in place
+        from sklearn_nsigma._cli._signals import report
 
+        return report(exc)
     return cli_main(argv)
 
 

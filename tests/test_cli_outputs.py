@@ -220,16 +220,17 @@ def test_signal_subprocess(tmp_path, signum, status):
     assert (tmp_path / "out.csv").read_text() == "earlier\n"
 
 
-# Sends a signal to itself when NumPy, the first heavy module, starts to load
-# (start-up), then runs the tool as `python -m sklearn_nsigma` would.
+# Sends a signal to itself when a module starts to load (NumPy is the first
+# heavy one), then runs the tool as `python -m sklearn_nsigma` would.
 START_UP = """
 import os, runpy, signal, sys
 
 SIGNAL = getattr(signal, sys.argv.pop(1))
+MODULE = sys.argv.pop(1)
 
 class Hook:
     def find_spec(self, name, path=None, target=None):
-        if name == "numpy":
+        if name == MODULE:
             sys.meta_path.remove(self)
             os.kill(os.getpid(), SIGNAL)
 
@@ -240,12 +241,19 @@ runpy.run_module("sklearn_nsigma", run_name="__main__", alter_sys=True)
 
 
 @pytest.mark.parametrize(
-    "name, status", [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)]
+    "name, status, module",
+    [
+        ("SIGINT", 130, "numpy"),
+        ("SIGTERM", 143, "numpy"),
+        ("SIGHUP", 129, "numpy"),
+        # before the tool's handlers are installed: Python's KeyboardInterrupt
+        ("SIGINT", 130, "sklearn_nsigma._cli._args"),
+    ],
 )
-def test_signal_during_start_up(tmp_path, data, name, status):
-    """Check a signal while the heavy modules load: one line, the old output."""
+def test_signal_during_start_up(tmp_path, data, name, status, module):
+    """Check a signal while the modules load: one line, the old output."""
     (tmp_path / "out.csv").write_text("earlier\n")
-    process = _start(tmp_path, name, data, "-o", "out.csv", code=START_UP)
+    process = _start(tmp_path, name, module, data, "-o", "out.csv", code=START_UP)
     out, err = process.communicate(timeout=60)
     assert process.returncode == status, err
     assert err == f"sklearn-nsigma: interrupted by {name}; no output written\n"
