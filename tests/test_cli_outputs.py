@@ -385,3 +385,33 @@ def test_figure_frames_the_data(n_features):
             assert others and all(c.get_zorder() > 1 for c in others)
     finally:
         plt.close(figure)
+
+
+def test_progress_after_a_few_seconds(monkeypatch):
+    """Check progress: silent at first, then steps and one share per interval."""
+    import io
+
+    from sklearn_nsigma._cli import _progress
+
+    clock = [100.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: clock[0])
+    stream, silent = io.StringIO(), io.StringIO()
+    progress = _progress.Progress(stream=stream)
+    quiet = _progress.Progress(quiet=True, stream=silent)
+    for p in (progress, quiet):
+        p.step("reading")  # at 0 s: too early
+    clock[0] += _progress.QUIET_SECONDS
+    report = progress.reader(1000, "writing")
+    for done in (100, 200, 300):  # within the first interval: nothing
+        report(done)
+    clock[0] += _progress.INTERVAL_SECONDS
+    report(800)
+    report(900)  # within the same interval as 80 %: nothing
+    progress.step("scoring every row")
+    quiet.step("scoring every row")
+    quiet.reader(1000)(500)
+    assert stream.getvalue().splitlines() == [
+        "sklearn-nsigma: [  8.0 s] writing: 80 % of the input",
+        "sklearn-nsigma: [  8.0 s] scoring every row",
+    ]
+    assert silent.getvalue() == ""
