@@ -345,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
             "malformed file, non-numeric or missing values in a feature "
             "column, unknown columns, too few rows, an output that cannot be "
             "written), 2 on bad usage, 129/130/143 when stopped by SIGHUP, "
-            "SIGINT or SIGTERM (the output is then left as it was)."
+            "SIGINT or SIGTERM (the output is then the old one, or the complete "
+            "new one)."
         ),
     )
     for title, add_options in (
