@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import numpy as np
@@ -21,21 +22,52 @@ def global_random_seed(request):
     return request.param
 
 
+# The shared cluster closes after the last test that uses it, not at the end
+# of the session: idle worker processes and the scheduler thread keep using
+# CPU (heartbeats), about a tenth of a core, for as long as they run.
+_LAST_DASK_TEST = pytest.StashKey()
+_CLOSE_DASK_CLUSTER = pytest.StashKey()
+
+
 @pytest.fixture(scope="session")
-def dask_client():
-    """A real LocalCluster of 2 single-threaded worker processes, shared."""
+def dask_client(request):
+    """A real LocalCluster of 2 single-threaded worker processes, shared.
+
+    Started once, by the first test that asks for it, and closed once the
+    last test that asks for it is done.
+    """
     distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            worker_dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False) as client,
-    ):
+    with contextlib.ExitStack() as stack:
+        cluster = stack.enter_context(
+            distributed.LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                worker_dashboard_address=None,
+            )
+        )
+        client = stack.enter_context(distributed.Client(cluster, set_as_default=False))
+        request.config.stash[_CLOSE_DASK_CLUSTER] = stack.close
         yield client
+
+
+def pytest_collection_finish(session):
+    users = [
+        item
+        for item in session.items
+        if "dask_client" in getattr(item, "fixturenames", ())
+    ]
+    session.config.stash[_LAST_DASK_TEST] = users[-1].nodeid if users else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    if item.nodeid == item.config.stash.get(_LAST_DASK_TEST, None):
+        close = item.config.stash.get(_CLOSE_DASK_CLUSTER, None)
+        if close is not None:
+            close()  # the fixture's own teardown then has nothing left to do
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """scikit-learn estimator conformance of every public estimator."""
 
+import pytest
 from sklearn.base import clone
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -13,6 +14,12 @@ from sklearn_nsigma import (
 
 COVARIANCE_TYPE = ["full", "tied", "diag", "spherical"]
 ARRAY_API_INITS = ("random", "random_from_data")
+
+
+def _small_bayesian():
+    """A fresh 3-component NSigmaBayesianGaussianMixture, seeded."""
+    return NSigmaBayesianGaussianMixture(n_components=3, random_state=0)
+
 
 ESTIMATORS = [
     NSigmaGaussianMixture(),
@@ -30,11 +37,15 @@ ESTIMATORS = [
     # covariances flag nobody there, so the per-type instances use 2.5.
     # The calibrated default flags 0.27 % of clean data: see EXPECTED_FAILURES.
     NSigmaOutlierDetector(),
-    # The whole suite, the outlier checks included, where the rule flags.
-    NSigmaOutlierDetector(calibration="none"),
-    NSigmaOutlierDetector(calibration="none", robust=0.975),
-    NSigmaOutlierDetector(n_sigma=2.0),
-    NSigmaOutlierDetector(calibration="chi2", n_sigma=2.0),
+    # The options, on the default's kind of mixture (a variational Bayesian
+    # one, so the same predictive calibration) sized to make_blobs' 3
+    # centres: 10 components take 3 to 5 times longer to fit and test
+    # nothing more here. The whole suite, the outlier checks included, runs
+    # where the rule flags.
+    NSigmaOutlierDetector(_small_bayesian(), calibration="none"),
+    NSigmaOutlierDetector(_small_bayesian(), calibration="none", robust=0.975),
+    NSigmaOutlierDetector(_small_bayesian(), n_sigma=2.0),
+    NSigmaOutlierDetector(_small_bayesian(), calibration="chi2", n_sigma=2.0),
     *[
         NSigmaOutlierDetector(
             GaussianMixture(
@@ -60,7 +71,7 @@ ESTIMATORS = [
     NSigmaOutlierDetector(GaussianMixture(random_state=0), coverage=0.95),
     NSigmaOutlierDetector(GaussianMixture(random_state=0), contamination=0.1),
     NSigmaOutlierFilter(),
-    NSigmaOutlierFilter(NSigmaOutlierDetector(calibration="none", random_state=0)),
+    NSigmaOutlierFilter(NSigmaOutlierDetector(_small_bayesian(), calibration="none")),
     NSigmaOutlierFilter(
         NSigmaOutlierDetector(GaussianMixture(n_components=2, random_state=0))
     ),
@@ -125,4 +136,10 @@ def _instance_for_check(estimator, check):
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     """Check that every estimator passes scikit-learn's common checks."""
+    # An expected failure is not run: its xfail mark is not strict, so its
+    # outcome asserts nothing, and pytest's report of the failure (the
+    # traceback through estimator_checks.py) costs more than the check.
+    reason = _expected_failed_checks(estimator).get(_check_name(check))
+    if reason is not None:
+        pytest.xfail(reason)
     check(_instance_for_check(estimator, check))
