@@ -7,9 +7,11 @@ SciPy objects render as plain names.
 
 The gallery runs every script of ``examples/`` at full size. With
 ``NSIGMA_DOCS_QUICK=1`` in the environment (what CI does), the two long ones
-run small: the Dask example on 2 million rows instead of 100 million
-(``NSIGMA_DASK_ROWS``) and the comparison on 2 held-out digits instead of 10
-(``NSIGMA_HELD_OUT_DIGITS``); either variable can also be set directly.
+run small: the Dask scoring example on 2 million rows instead of 100 million
+(``NSIGMA_DASK_ROWS``), the Dask fit example on 200,000 rows instead of 100
+million (``NSIGMA_DASK_FIT_ROWS``) and the comparison on 2 held-out digits
+instead of 10 (``NSIGMA_HELD_OUT_DIGITS``); each variable can also be set
+directly.
 """
 
 import logging
@@ -22,6 +24,7 @@ sys.path.insert(0, str(ROOT))  # document this checkout, installed or not
 QUICK = os.environ.get("NSIGMA_DOCS_QUICK", "0") not in ("", "0")
 if QUICK:
     os.environ.setdefault("NSIGMA_DASK_ROWS", "2000000")
+    os.environ.setdefault("NSIGMA_DASK_FIT_ROWS", "200000")
     os.environ.setdefault("NSIGMA_HELD_OUT_DIGITS", "2")
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -66,7 +69,7 @@ numpydoc_xref_param_type = False
 GALLERY = Path(__file__).resolve().parent / "auto_examples"
 SIZES = " ".join(
     f"{name}={os.environ.get(name, '')}"
-    for name in ("NSIGMA_DASK_ROWS", "NSIGMA_HELD_OUT_DIGITS")
+    for name in ("NSIGMA_DASK_ROWS", "NSIGMA_DASK_FIT_ROWS", "NSIGMA_HELD_OUT_DIGITS")
 )
 SIZES_FILE = GALLERY / ".example_sizes"
 RUN_STALE = not SIZES_FILE.is_file() or SIZES_FILE.read_text() != SIZES
