@@ -256,10 +256,23 @@ def _ranks(values):
     return ranks
 
 
+def _write_csv(path, rows):
+    """One line per (group, data set, seed, detector) and its metrics."""
+    metrics = ("ROC AUC", "AP", "F1", "inliers flagged")
+    with open(path, "w") as f:
+        f.write("group,data,seed,detector," + ",".join(metrics) + "\n")
+        for group, name, seed, detector, values in rows:
+            cells = [f"{values[m]:.6g}" if m in values else "" for m in metrics]
+            f.write(f'{group},"{name}",{seed},"{detector}",' + ",".join(cells) + "\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
+    parser.add_argument(
+        "--csv", default=None, help="also write every (data set, detector) row here"
+    )
     args = parser.parse_args(argv)
     seeds = range(args.seeds if args.seeds else (1 if args.quick else 2))
     warnings.filterwarnings("ignore")
@@ -278,6 +291,8 @@ def main(argv=None):
             rows.append((group, name, seed, detector, metrics))
         print(f"  {time.perf_counter() - start:6.0f} s  {name} (seed {seed})")
     names = list(dict.fromkeys(row[3] for row in rows))
+    if args.csv:
+        _write_csv(args.csv, rows)
 
     def summary(groups, title):
         selected = [row for row in rows if row[0] in groups]

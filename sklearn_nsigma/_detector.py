@@ -644,7 +644,7 @@ class NSigmaOutlierDetector(
                     "a Dask array is not supported with it: use robust=None or "
                     "pass a NumPy array."
                 )
-            means, factors, n_used, self.n_robust_iter_ = robust_parameters(
+            means, factors, n_used, eligible, self.n_robust_iter_ = robust_parameters(
                 np.asarray(X, dtype=np.float64),
                 means,
                 factors,

@@ -1,7 +1,8 @@
 """Robust re-estimation of a mixture's ellipsoids from its own core samples.
 
 The reweighting step of the minimum covariance determinant (``MinCovDet``),
-applied to each component of a fitted mixture and iterated to a fixed point:
+applied to each component of a fitted mixture and iterated to a fixed point,
+after merging the components that one Gaussian cluster explains better:
 every training sample is given to its most probable component, a component
 keeps the samples inside the ``quantile`` of its chi-square law, and its mean
 and covariance are re-estimated from them, the covariance scaled up for the
@@ -44,6 +45,116 @@ def _log_determinants(factors: np.ndarray, covariance_type: str, n_features: int
     return n_features * np.log(factors)
 
 
+def _projected_gain(first, second, n_samples, reg_covar):
+    """BIC gain of one Gaussian over two, on the axis that separates them.
+
+    ``first`` and ``second`` are ``(n, sum, sum of outer products)`` of the
+    samples of two components. Both are projected on Fisher's discriminant
+    direction ``(S_1 + S_2)^{-1} (m_1 - m_2)``; the classification
+    log-likelihood of one 1-D Gaussian fitted to the union is compared with
+    that of the two pieces (each its own Gaussian and weight), with BIC's
+    penalty for the three parameters that a second component adds. Any
+    projection of one Gaussian cluster is Gaussian, however it was cut in
+    pieces, so its pieces are merged; two clusters apart along that axis are
+    not.
+    """
+    n = np.array([first[0], second[0]], dtype=np.float64)
+    means = np.array([first[1] / n[0], second[1] / n[1]])
+    scatters = [
+        stats[2] / stats[0] - np.outer(mean, mean)
+        for stats, mean in zip((first, second), means, strict=True)
+    ]
+    pooled = scatters[0] + scatters[1]
+    ridge = reg_covar + 1e-9 * np.trace(pooled) / pooled.shape[0]
+    direction = np.linalg.solve(
+        pooled + ridge * np.eye(pooled.shape[0]), means[0] - means[1]
+    )
+    centres = means @ direction
+    variances = np.array([direction @ scatter @ direction for scatter in scatters])
+    variances = np.maximum(variances, 1e-12 * max(variances.max(), 1e-300))
+    total = n.sum()
+    centre = n @ centres / total
+    variance = (n @ (variances + np.square(centres - centre))) / total
+    apart = n @ np.log(n / total) - 0.5 * n @ np.log(variances)
+    together = -0.5 * total * np.log(variance)
+    return together - apart + 1.5 * np.log(n_samples)
+
+
+def merge_components(X, owner, candidates, reg_covar=1e-6):
+    """Greedily merge components that one Gaussian cluster explains better.
+
+    Each sample belongs to one component (``owner``). For each pair of
+    candidate components, the union of their samples is projected on the
+    axis that separates the two best (Fisher's discriminant direction), and
+    one 1-D Gaussian is compared with the two pieces by the Bayesian
+    information criterion of the classification likelihood (as in the CEM
+    algorithm). The pair with the largest gain is merged first, until no
+    merge has a positive gain. This undoes the split of one Gaussian
+    cluster over several components that an over-provisioned mixture leaves
+    (the k-means initialisation of a ``BayesianGaussianMixture`` with 10
+    components cuts 3 clusters into 10 pieces, and variational inference
+    cannot merge them), without merging clusters that are apart: the test
+    is one-dimensional, so it does not charge a merge with the
+    ``d (d + 3) / 2`` parameters of a full covariance, which in high
+    dimension would merge distinct clusters.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training samples.
+
+    owner : ndarray of int of shape (n_samples,)
+        The component of each sample.
+
+    candidates : ndarray of int
+        The components that may be merged (the others are left alone).
+
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the pooled covariance.
+
+    Returns
+    -------
+    into : dict
+        ``{component: the component it was merged into}``, for the merged
+        ones (chains resolved: every value is a kept component).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal(9, 1, (300, 2))])
+    >>> owner = np.repeat([0, 1, 2], [150, 150, 300])
+    >>> owner[:300] = np.where(X[:300, 0] > 0, 0, 1)  # the first cluster cut in two
+    >>> merge_components(X, owner, np.array([0, 1, 2]))
+    {0: 1}
+    """
+    n_samples = X.shape[0]
+    stats = {}
+    for k in candidates:
+        rows = X[owner == k]
+        if rows.shape[0] >= 2:
+            stats[int(k)] = (rows.shape[0], rows.sum(axis=0), rows.T @ rows)
+    into = {}
+    while len(stats) > 1:
+        best, best_gain = None, 0.0
+        keys = sorted(stats)
+        for a, i in enumerate(keys):
+            for j in keys[a + 1 :]:
+                gain = _projected_gain(stats[i], stats[j], n_samples, reg_covar)
+                if gain > best_gain:
+                    best, best_gain = (i, j), gain
+        if best is None:
+            break
+        i, j = best if stats[best[0]][0] >= stats[best[1]][0] else best[::-1]
+        stats[i] = tuple(x + y for x, y in zip(stats[i], stats[j], strict=True))
+        del stats[j]
+        into[j] = i
+        for k, target in into.items():
+            if target == j:
+                into[k] = i
+    return into
+
+
 def robust_parameters(
     X: np.ndarray,
     means: np.ndarray,
@@ -53,6 +164,7 @@ def robust_parameters(
     refit: np.ndarray,
     quantile: float,
     reg_covar: float = 1e-6,
+    merge: bool = True,
 ):
     """Re-estimate the components flagged in ``refit`` from their core samples.
 
@@ -81,6 +193,10 @@ def robust_parameters(
     reg_covar : float, default=1e-6
         Added to the diagonal of the re-estimated covariances.
 
+    merge : bool, default=True
+        First merge the components of ``refit`` that one Gaussian explains
+        better (see :func:`merge_components`; not for 'tied').
+
     Returns
     -------
     means, factors : ndarray
@@ -89,6 +205,9 @@ def robust_parameters(
     n_used : ndarray of shape (n_components,)
         Number of samples each re-estimated component was computed from
         (``nan`` for the components kept as they were).
+
+    refit : ndarray of bool of shape (n_components,)
+        ``refit`` less the components merged into another one.
 
     n_iter : int
         Number of reweighting steps until the kept samples stopped changing.
@@ -99,7 +218,7 @@ def robust_parameters(
     >>> rng = np.random.RandomState(0)
     >>> X = np.concatenate([rng.normal(size=(500, 2)), rng.uniform(-20, 20, (50, 2))])
     >>> means, factors = X.mean(axis=0, keepdims=True), np.array([1 / X.std()])
-    >>> means, factors, n_used, _ = robust_parameters(
+    >>> means, factors, n_used, _, _ = robust_parameters(
     ...     X, means, factors, "spherical", np.ones(1), np.ones(1, bool), 0.975
     ... )
     >>> bool(abs(1 / factors[0] - 1.0) < 0.1)  # the standard deviation, not 5
@@ -113,6 +232,8 @@ def robust_parameters(
     cutoff = chi2.ppf(quantile, n_features)
     # E[x x^T | inside] = S * P(chi2_{d+2} <= cutoff) / quantile
     consistency = quantile / chi2.cdf(cutoff, n_features + 2)
+    weights = np.array(weights, dtype=np.float64)
+    refit = np.array(refit, dtype=bool)
     log_weights = np.log(np.maximum(weights, 1e-300))
     n_used = np.full(n_components, np.nan)
     previous = None
@@ -127,6 +248,17 @@ def robust_parameters(
             - 0.5 * squared
         )
         owner = np.argmax(log_density, axis=1)
+        if merge and n_iter == 1 and covariance_type != "tied":
+            into = merge_components(X, owner, np.flatnonzero(refit), reg_covar)
+            if into:
+                _merge_into(
+                    X, owner, into, means, covariances, weights, refit, reg_covar
+                )
+                factors = precisions_cholesky_from_covariances(
+                    covariances, covariance_type
+                )
+                log_weights = np.log(np.maximum(weights, 1e-300))
+                continue
         inside = squared[np.arange(n_samples), owner] <= cutoff
         keep = np.where(inside, owner, -1)
         if previous is not None and np.array_equal(keep, previous):
@@ -155,4 +287,30 @@ def robust_parameters(
         if covariance_type == "tied" and pooled_count > 0:
             covariances = pooled / pooled_count + reg_covar * np.eye(n_features)
         factors = precisions_cholesky_from_covariances(covariances, covariance_type)
-    return means, factors, n_used, n_iter
+    return means, factors, n_used, refit, n_iter
+
+
+def _merge_into(X, owner, into, means, covariances, weights, refit, reg_covar):
+    """Give each merged group one component: the union's mean and covariance.
+
+    In place (``covariances`` in the 'full', 'diag' or 'spherical' layout):
+    the absorbed components lose their weight and are no longer refitted
+    (nor eligible); the kept one takes the moments of the union.
+    """
+    for target in set(into.values()):
+        group = [target, *(k for k, t in into.items() if t == target)]
+        rows = X[np.isin(owner, group)]
+        mean = rows.mean(axis=0)
+        centred = rows - mean
+        scatter = centred.T @ centred / rows.shape[0]
+        means[target] = mean
+        if covariances.ndim == 3:
+            covariances[target] = scatter + reg_covar * np.eye(X.shape[1])
+        elif covariances.ndim == 2:
+            covariances[target] = np.diag(scatter) + reg_covar
+        else:
+            covariances[target] = np.mean(np.diag(scatter)) + reg_covar
+        for k in group[1:]:
+            weights[target] += weights[k]
+            weights[k] = 0.0
+            refit[k] = False
