@@ -49,8 +49,9 @@ def _projected_gain(first, second, n_samples, reg_covar):
     """BIC gain of one Gaussian over two, on the axis that separates them.
 
     ``first`` and ``second`` are ``(n, sum, sum of outer products)`` of the
-    samples of two components. Both are projected on Fisher's discriminant
-    direction ``(S_1 + S_2)^{-1} (m_1 - m_2)``; the classification
+    samples of two components. Both are projected on the discriminant
+    direction ``D^{-1} (m_1 - m_2)``, ``D`` the diagonal of ``S_1 + S_2``
+    (invariant to the scale of each feature); the classification
     log-likelihood of one 1-D Gaussian fitted to the union is compared with
     that of the two pieces (each its own Gaussian and weight), with BIC's
     penalty for the three parameters that a second component adds. Any
@@ -64,11 +65,11 @@ def _projected_gain(first, second, n_samples, reg_covar):
         stats[2] / stats[0] - np.outer(mean, mean)
         for stats, mean in zip((first, second), means, strict=True)
     ]
-    pooled = scatters[0] + scatters[1]
-    ridge = reg_covar + 1e-9 * np.trace(pooled) / pooled.shape[0]
-    direction = np.linalg.solve(
-        pooled + ridge * np.eye(pooled.shape[0]), means[0] - means[1]
-    )
+    # Fisher's direction with the pooled covariance's diagonal only: the full
+    # inverse would overfit, and separate any two small groups perfectly
+    # when they hold few samples per dimension.
+    pooled = np.diag(scatters[0]) + np.diag(scatters[1]) + reg_covar
+    direction = (means[0] - means[1]) / pooled
     centres = means @ direction
     variances = np.array([direction @ scatter @ direction for scatter in scatters])
     variances = np.maximum(variances, 1e-12 * max(variances.max(), 1e-300))
@@ -85,7 +86,8 @@ def merge_components(X, owner, candidates, reg_covar=1e-6):
 
     Each sample belongs to one component (``owner``). For each pair of
     candidate components, the union of their samples is projected on the
-    axis that separates the two best (Fisher's discriminant direction), and
+    axis that separates them (the difference of their means, each feature
+    divided by its pooled variance), and
     one 1-D Gaussian is compared with the two pieces by the Bayesian
     information criterion of the classification likelihood (as in the CEM
     algorithm). The pair with the largest gain is merged first, until no
