@@ -23,8 +23,8 @@ from sklearn_nsigma._calibration import (
     hotelling_form,
     log_tail,
     log_tail_to_sigma,
+    reference_form,
     squared_radius,
-    student_form,
 )
 from sklearn_nsigma._compat import (
     HasMethods,
@@ -189,14 +189,7 @@ def _calibration_laws(
     if calibration != "predictive":
         return np.ones(n_components), np.full(n_components, np.inf)
     if _is_bayesian(mixture):
-        inner = _unwrapped(mixture)
-        nu = np.broadcast_to(
-            np.asarray(inner.degrees_of_freedom_, dtype=np.float64), (n_components,)
-        )
-        beta = np.broadcast_to(
-            np.asarray(inner.mean_precision_, dtype=np.float64), (n_components,)
-        )
-        scale, dfd = student_form(nu, beta, n_features)
+        scale, dfd = reference_form(_unwrapped(mixture), n_features)
     else:
         scale, dfd = hotelling_form(
             weights * n_samples, n_features, covariance_type, n_samples
@@ -632,7 +625,9 @@ class NSigmaOutlierDetector(
         # Building the kernel checks that every factor is finite and invertible.
         MahalanobisKernel(means, factors, covariance_type, "float64")
         if self.min_weight == "auto":
-            min_weight = max(AUTO_MIN_WEIGHT, AUTO_MIN_SAMPLES / n_samples)
+            min_weight = max(
+                AUTO_MIN_WEIGHT, (n_features + AUTO_MIN_SAMPLES) / n_samples
+            )
         else:
             min_weight = float(self.min_weight)
         eligible = _eligible_components(weights, min_weight)
@@ -650,7 +645,7 @@ class NSigmaOutlierDetector(
                 factors,
                 covariance_type,
                 weights,
-                eligible,
+                min_weight,
                 float(self.robust),
                 float(getattr(_unwrapped(fitted), "reg_covar", 1e-6)),
             )

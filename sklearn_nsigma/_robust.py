@@ -11,6 +11,7 @@ inflate the ellipsoid they are measured against.
 """
 
 import numpy as np
+from scipy.special import digamma
 from scipy.stats import chi2
 
 from sklearn_nsigma._distance import MahalanobisKernel
@@ -157,13 +158,103 @@ def merge_components(X, owner, candidates, reg_covar=1e-6):
     return into
 
 
+def _log_det_unbiased(centred, covariance_type, reg_covar):
+    """Unbiased estimate of ``log det`` of the covariance the samples came from.
+
+    For ``n`` Gaussian samples, ``E[log det S] = log det Sigma + sum_i
+    digamma((n - i) / 2) + d log(2 / n)`` (``S`` the maximum likelihood
+    covariance, ``i = 1..d``); the diagonal and spherical forms are the
+    same with ``n - 1`` and ``d (n - 1)`` degrees of freedom per variance.
+    None when the covariance cannot be estimated.
+    """
+    n, d = centred.shape
+    if covariance_type == "full":
+        if n <= d + 1:
+            return None
+        covariance = centred.T @ centred / n + reg_covar * np.eye(d)
+        sign, log_det = np.linalg.slogdet(covariance)
+        if sign <= 0:
+            return None
+        return (
+            log_det - digamma((n - np.arange(1, d + 1)) / 2.0).sum() - d * np.log(2 / n)
+        )
+    if n <= 2:
+        return None
+    variances = np.mean(np.square(centred), axis=0) + reg_covar
+    if covariance_type == "diag":
+        return np.log(variances).sum() - d * (digamma((n - 1) / 2.0) + np.log(2 / n))
+    dof = d * (n - 1)
+    return d * (np.log(variances.mean()) - digamma(dof / 2.0) - np.log(2 / (d * n)))
+
+
+def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6):
+    """The components no denser than a uniform background over the data.
+
+    Following the noise component of model-based clustering (Banfield and
+    Raftery, 1993), scattered outliers are a uniform background over the
+    data's bounding box, of density ``1 / V``. A component is background
+    when the Gaussian its samples (``owner``) came from is no denser than
+    that: when its entropy ``(d log(2 pi e) + log det Sigma) / 2``, with
+    ``log det Sigma`` estimated without bias, is at least ``log V``. A
+    Gaussian fitted to uniform samples has an entropy about ``0.18 d``
+    above ``log V``; a cluster, far below. A mixture fitted to contaminated
+    data gives such components to the outliers, and their broad ellipsoids
+    would otherwise make every outlier an inlier.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training samples.
+
+    owner : ndarray of int of shape (n_samples,)
+        The component of each sample.
+
+    candidates : ndarray of int
+        The components to test.
+
+    covariance_type : {'full', 'diag', 'spherical'}
+        The covariance each Gaussian is fitted with.
+
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the covariances.
+
+    Returns
+    -------
+    background : ndarray of int
+        The candidates that are background.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (300, 5)), rng.uniform(-9, 9, (60, 5))])
+    >>> owner = np.repeat([0, 1], [300, 60])
+    >>> background_components(X, owner, np.array([0, 1]), "full")
+    array([1])
+    """
+    n_features = X.shape[1]
+    log_volume = np.log(np.maximum(np.ptp(X, axis=0), 1e-300)).sum()
+    background = []
+    for k in candidates:
+        rows = X[owner == k]
+        log_det = _log_det_unbiased(
+            rows - rows.mean(axis=0), covariance_type, reg_covar
+        )
+        if log_det is None:
+            continue
+        entropy = 0.5 * (n_features * (np.log(2 * np.pi) + 1) + log_det)
+        if entropy >= log_volume:
+            background.append(int(k))
+    return np.asarray(background, dtype=int)
+
+
 def robust_parameters(
     X: np.ndarray,
     means: np.ndarray,
     factors: np.ndarray,
     covariance_type: str,
     weights: np.ndarray,
-    refit: np.ndarray,
+    min_weight: float,
     quantile: float,
     reg_covar: float = 1e-6,
     merge: bool = True,
@@ -185,9 +276,10 @@ def robust_parameters(
         Mixture weights, used to give each sample its most probable
         component.
 
-    refit : ndarray of bool of shape (n_components,)
-        The components to re-estimate; the others are kept as they are (and
-        still take their samples).
+    min_weight : float
+        The weight a component needs, after the merges, to be eligible and
+        re-estimated (the heaviest always is); the others are kept as they
+        are, and still take their samples.
 
     quantile : float
         Chi-square quantile, in (0, 1), of the samples a component keeps.
@@ -196,8 +288,9 @@ def robust_parameters(
         Added to the diagonal of the re-estimated covariances.
 
     merge : bool, default=True
-        First merge the components of ``refit`` that one Gaussian explains
-        better (see :func:`merge_components`; not for 'tied').
+        First merge the components that one Gaussian cluster explains better
+        (:func:`merge_components`), and leave out the background ones
+        (:func:`background_components`); not for 'tied'.
 
     Returns
     -------
@@ -208,8 +301,8 @@ def robust_parameters(
         Number of samples each re-estimated component was computed from
         (``nan`` for the components kept as they were).
 
-    refit : ndarray of bool of shape (n_components,)
-        ``refit`` less the components merged into another one.
+    eligible : ndarray of bool of shape (n_components,)
+        The components re-estimated, which alone make samples inliers.
 
     n_iter : int
         Number of reweighting steps until the kept samples stopped changing.
@@ -221,7 +314,7 @@ def robust_parameters(
     >>> X = np.concatenate([rng.normal(size=(500, 2)), rng.uniform(-20, 20, (50, 2))])
     >>> means, factors = X.mean(axis=0, keepdims=True), np.array([1 / X.std()])
     >>> means, factors, n_used, _, _ = robust_parameters(
-    ...     X, means, factors, "spherical", np.ones(1), np.ones(1, bool), 0.975
+    ...     X, means, factors, "spherical", np.ones(1), 0.05, 0.975
     ... )
     >>> bool(abs(1 / factors[0] - 1.0) < 0.1)  # the standard deviation, not 5
     True
@@ -235,8 +328,24 @@ def robust_parameters(
     # E[x x^T | inside] = S * P(chi2_{d+2} <= cutoff) / quantile
     consistency = quantile / chi2.cdf(cutoff, n_features + 2)
     weights = np.array(weights, dtype=np.float64)
-    refit = np.array(refit, dtype=bool)
-    log_weights = np.log(np.maximum(weights, 1e-300))
+    kernel = MahalanobisKernel(means, factors, covariance_type, "float64")
+    owner = _owners(kernel.squared(X), weights, factors, covariance_type, n_features)
+    if merge and covariance_type != "tied":
+        candidates = np.flatnonzero(np.bincount(owner, minlength=n_components) >= 2)
+        into = merge_components(X, owner, candidates, reg_covar)
+        if into:
+            _merge_into(X, owner, into, means, covariances, weights, reg_covar)
+            factors = precisions_cholesky_from_covariances(covariances, covariance_type)
+            for k, target in into.items():
+                owner[owner == k] = target
+    refit = weights >= min_weight
+    if merge and covariance_type != "tied":
+        background = background_components(
+            X, owner, np.flatnonzero(refit), covariance_type, reg_covar
+        )
+        refit[background] = False
+    if not refit.any():
+        refit[np.argmax(weights)] = True
     n_used = np.full(n_components, np.nan)
     previous = None
     n_iter = 0
@@ -244,23 +353,7 @@ def robust_parameters(
         squared = MahalanobisKernel(means, factors, covariance_type, "float64").squared(
             X
         )
-        log_density = (
-            log_weights
-            + _log_determinants(factors, covariance_type, n_features)
-            - 0.5 * squared
-        )
-        owner = np.argmax(log_density, axis=1)
-        if merge and n_iter == 1 and covariance_type != "tied":
-            into = merge_components(X, owner, np.flatnonzero(refit), reg_covar)
-            if into:
-                _merge_into(
-                    X, owner, into, means, covariances, weights, refit, reg_covar
-                )
-                factors = precisions_cholesky_from_covariances(
-                    covariances, covariance_type
-                )
-                log_weights = np.log(np.maximum(weights, 1e-300))
-                continue
+        owner = _owners(squared, weights, factors, covariance_type, n_features)
         inside = squared[np.arange(n_samples), owner] <= cutoff
         keep = np.where(inside, owner, -1)
         if previous is not None and np.array_equal(keep, previous):
@@ -292,12 +385,23 @@ def robust_parameters(
     return means, factors, n_used, refit, n_iter
 
 
-def _merge_into(X, owner, into, means, covariances, weights, refit, reg_covar):
+def _owners(squared, weights, factors, covariance_type, n_features):
+    """The most probable component of each sample (hard E-step)."""
+    log_density = (
+        np.log(np.maximum(weights, 1e-300))
+        + _log_determinants(factors, covariance_type, n_features)
+        - 0.5 * squared
+    )
+    return np.argmax(log_density, axis=1)
+
+
+def _merge_into(X, owner, into, means, covariances, weights, reg_covar):
     """Give each merged group one component: the union's mean and covariance.
 
     In place (``covariances`` in the 'full', 'diag' or 'spherical' layout):
-    the absorbed components lose their weight and are no longer refitted
-    (nor eligible); the kept one takes the moments of the union.
+    the absorbed components lose their weight (so they are neither
+    eligible nor given samples any more); the kept one takes the moments of
+    the union.
     """
     for target in set(into.values()):
         group = [target, *(k for k, t in into.items() if t == target)]
@@ -315,4 +419,3 @@ def _merge_into(X, owner, into, means, covariances, weights, refit, reg_covar):
         for k in group[1:]:
             weights[target] += weights[k]
             weights[k] = 0.0
-            refit[k] = False
