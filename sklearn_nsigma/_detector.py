@@ -297,9 +297,12 @@ class NSigmaOutlierDetector(
         Components whose mixture weight (``weights_``) is below
         ``min_weight`` do not make samples inliers; the heaviest component
         is always used. A weight is roughly the fraction of training samples
-        a component explains. 'auto' means ``max(0.05, 2 / n_samples)``: a
-        component must hold at least 5 % of the training samples, and at
-        least two of them. This leaves out the near-empty components of a
+        a component explains. 'auto' means ``max(0.05, (n_features + 2) /
+        n_samples)``: a component must hold at least 5 % of the training
+        samples, and enough of them for a covariance (more than
+        ``n_features + 1``; with fewer, its predictive law has so heavy a
+        tail that it would vouch for any sample near it). This leaves out
+        the near-empty components of a
         :class:`~sklearn.mixture.BayesianGaussianMixture` (they get about
         one sample's weight, or less, and the prior's broad covariance
         centred between the clusters), and the broad low-weight components
@@ -311,9 +314,14 @@ class NSigmaOutlierDetector(
         when the mixture has many components (more than about 20). Mixtures
         without ``weights_`` weigh their components equally.
 
-    robust : float, default=None
-        Robust ellipsoids: if set, a quantile in (0.5, 1) (0.975 is
-        ``MinCovDet``'s choice). After the mixture is fitted, the mean and
+    robust : float or None, default=0.999
+        Robust ellipsoids: a quantile in (0.5, 1) (0.975 is ``MinCovDet``'s
+        choice; the default 0.999 leaves out only gross outliers, and so
+        barely shrinks heavy-tailed or skewed clusters). After the mixture
+        is fitted, the components that one Gaussian cluster explains better
+        are merged, the components no denser than a uniform background over
+        the data are left out (the broad ones a mixture gives to scattered
+        outliers), and the mean and
         covariance of every eligible component are re-estimated from the
         training samples that component explains best and that lie inside
         its ``chi2.ppf(robust, n_features)`` ellipsoid, the covariance
@@ -322,7 +330,7 @@ class NSigmaOutlierDetector(
         then no longer inflate the ellipsoids they are measured against.
         Works with a ``FrozenEstimator`` too: the mixture is not modified,
         the detector keeps its own refined parameters. None uses the
-        mixture's parameters as they are.
+        mixture's parameters as they are (and is needed for a Dask array).
 
     memory : str or object with the joblib.Memory interface, default=None
         Cache of the fitted mixture, as in :class:`~sklearn.pipeline.Pipeline`.
@@ -427,20 +435,32 @@ class NSigmaOutlierDetector(
 
     For a :class:`~sklearn.mixture.BayesianGaussianMixture` (or a subclass,
     or one wrapped in a ``FrozenEstimator``), the variational posterior of
-    component ``k`` is Normal-Wishart with ``nu_k = degrees_of_freedom_[k]``,
-    ``beta_k = mean_precision_[k]`` and scale ``W_k`` with
-    ``covariances_[k] = W_k^{-1} / nu_k``. Integrating the mean and
-    precision out gives the Student t posterior predictive (Bishop, 2006,
-    eq. 10.81) with ``nu_k + 1 - d`` degrees of freedom and scale matrix
-    ``(1 + beta_k) nu_k / (beta_k (nu_k + 1 - d)) covariances_[k]``, so
-    ``c_k = (nu_k + 1 - d) beta_k / ((1 + beta_k) nu_k)`` and
-    ``m_k = nu_k + 1 - d``. scikit-learn's variational updates treat every
-    covariance type with these Wishart expectations, and the same form is
-    used for all of them (for 'diag' and 'spherical' it is slightly
-    heavier-tailed than the exact law, so slightly conservative).
+    component ``k`` is Normal-Wishart with ``nu_k = degrees_of_freedom_[k]``
+    and ``beta_k = mean_precision_[k]``; integrating the mean and precision
+    out gives a Student t posterior predictive (Bishop, 2006, eq. 10.81),
+    but under the mixture's prior, whose ``degrees_of_freedom_prior_``
+    (``d`` by default) pseudo-observations carry the scatter of the whole
+    data set (``covariance_prior_``): counted as ``d`` more samples of the
+    cluster, they make that predictive flag several times its nominal rate
+    on high-dimensional clusters. The law used is the posterior predictive
+    under the reference (non-informative) prior, Hotelling's law above,
+    with the component's data count ``n_k = beta_k - mean_precision_prior_``
+    and, as ``covariances_[k]`` is ``(nu_k - nu_0) / nu_k`` times the
+    maximum-likelihood covariance plus the prior's scatter, its ``c_k``
+    multiplied by ``(nu_k - nu_0) / nu_k`` (the prior's scatter left in
+    only widens the region).
 
     **Robust ellipsoids.** With ``robust=q``, each sample goes to the
-    component of highest ``weights_[k] * N(x; mu_k, S_k)``; component ``k``
+    component of highest ``weights_[k] * N(x; mu_k, S_k)``. Two components
+    are merged when, on the axis that separates them, one 1-D Gaussian
+    fits the union of their samples better (BIC) than two: any projection
+    of one Gaussian cluster is Gaussian, so the pieces an over-provisioned
+    mixture cuts it into are merged, and separate clusters are not. A
+    component is left out when its (bias-corrected) Gaussian entropy is at
+    least ``log V``, ``V`` the volume of the training data's bounding box:
+    it is no denser than uniform noise there (the noise component of
+    model-based clustering). Eligibility (``min_weight``) is decided after
+    the merges. Then component ``k``
     keeps its samples with ``d_k**2 <= chi2.ppf(q, d)`` and takes their mean
     and covariance, multiplied by ``q / chi2.cdf(chi2.ppf(q, d), d + 2)``
     (the consistency factor of a Gaussian truncated there, as in
@@ -527,7 +547,7 @@ class NSigmaOutlierDetector(
         coverage=None,
         contamination=None,
         min_weight="auto",
-        robust=None,
+        robust=0.999,
         memory=None,
         random_state=None,
     ):
