@@ -46,7 +46,7 @@ from sklearn_nsigma._geometry import (
     precisions_cholesky_from_covariances,
 )
 from sklearn_nsigma._mixture import NSigmaBayesianGaussianMixture
-from sklearn_nsigma._robust import robust_parameters
+from sklearn_nsigma._robust import resolve_robust, robust_parameters
 
 # Components of the default BayesianGaussianMixture: an upper bound, the
 # Dirichlet process prior leaves the ones the data does not need nearly empty.
@@ -314,10 +314,14 @@ class NSigmaOutlierDetector(
         when the mixture has many components (more than about 20). Mixtures
         without ``weights_`` weigh their components equally.
 
-    robust : float or None, default=0.999
+    robust : float, 'auto' or None, default='auto'
         Robust ellipsoids: a quantile in (0.5, 1) (0.975 is ``MinCovDet``'s
-        choice; the default 0.999 leaves out only gross outliers, and so
-        barely shrinks heavy-tailed or skewed clusters). After the mixture
+        choice). 'auto' is 0.999, which leaves out only gross outliers and
+        so barely shrinks heavy-tailed or skewed clusters, except with
+        ``calibration="none"`` (the mixture's own ellipsoids, those of
+        :meth:`NSigmaGaussianMixture.predict_within`) and for a Dask array
+        (the re-estimation needs the samples in memory), where it is None.
+        After the mixture
         is fitted, the components that one Gaussian cluster explains better
         are merged, the components no denser than a uniform background over
         the data are left out (the broad ones a mixture gives to scattered
@@ -330,7 +334,8 @@ class NSigmaOutlierDetector(
         then no longer inflate the ellipsoids they are measured against.
         Works with a ``FrozenEstimator`` too: the mixture is not modified,
         the detector keeps its own refined parameters. None uses the
-        mixture's parameters as they are (and is needed for a Dask array).
+        mixture's parameters as they are; a float with a Dask array is an
+        error.
 
     memory : str or object with the joblib.Memory interface, default=None
         Cache of the fitted mixture, as in :class:`~sklearn.pipeline.Pipeline`.
@@ -533,7 +538,11 @@ class NSigmaOutlierDetector(
         "coverage": [Interval(Real, 0, 1, closed="neither"), None],
         "contamination": [Interval(Real, 0, 0.5, closed="right"), None],
         "min_weight": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
-        "robust": [Interval(Real, 0.5, 1, closed="neither"), None],
+        "robust": [
+            Interval(Real, 0.5, 1, closed="neither"),
+            StrOptions({"auto"}),
+            None,
+        ],
         "memory": [None, str, HasMethods(["cache"])],
         "random_state": ["random_state"],
     }
@@ -547,7 +556,7 @@ class NSigmaOutlierDetector(
         coverage=None,
         contamination=None,
         min_weight="auto",
-        robust=0.999,
+        robust="auto",
         memory=None,
         random_state=None,
     ):
@@ -652,7 +661,8 @@ class NSigmaOutlierDetector(
             min_weight = float(self.min_weight)
         eligible = _eligible_components(weights, min_weight)
         n_used = np.full(means.shape[0], np.nan)
-        if self.robust is not None:
+        robust = resolve_robust(self.robust, self.calibration, is_dask_array(X))
+        if robust is not None:
             if is_dask_array(X):
                 raise ValueError(
                     f"robust={self.robust!r} re-estimates the ellipsoids in memory; "
@@ -666,7 +676,7 @@ class NSigmaOutlierDetector(
                 covariance_type,
                 weights,
                 min_weight,
-                float(self.robust),
+                robust,
                 float(getattr(_unwrapped(fitted), "reg_covar", 1e-6)),
             )
             MahalanobisKernel(means, factors, covariance_type, "float64")

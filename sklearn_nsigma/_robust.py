@@ -419,3 +419,30 @@ def _merge_into(X, owner, into, means, covariances, weights, reg_covar):
         for k in group[1:]:
             weights[target] += weights[k]
             weights[k] = 0.0
+
+
+DEFAULT_QUANTILE = 0.999
+
+
+def resolve_robust(robust, calibration: str, dask_input: bool):
+    """The quantile ``robust`` means, or None for the mixture's own ellipsoids.
+
+    'auto' is :data:`DEFAULT_QUANTILE` for a calibrated threshold on data
+    in memory, and None with ``calibration="none"`` (the raw radius of the
+    mixture's ellipsoids, the meaning of ``predict_within``) or a Dask
+    array (the re-estimation needs the samples in memory).
+
+    Examples
+    --------
+    >>> resolve_robust("auto", "predictive", dask_input=False)
+    0.999
+    >>> resolve_robust("auto", "none", dask_input=False) is None
+    True
+    >>> resolve_robust(0.975, "none", dask_input=False)
+    0.975
+    """
+    if robust != "auto":
+        return None if robust is None else float(robust)
+    if calibration == "none" or dask_input:
+        return None
+    return DEFAULT_QUANTILE
