@@ -33,6 +33,7 @@ Run::
 
     python benchmarks/bench_quality.py --quick   # d = 2, 20; 5 % noise; 1 seed: ~15 s
     python benchmarks/bench_quality.py           # everything above, 5 seeds: ~10 min
+    python benchmarks/bench_quality.py --predict-cost  # predict: default vs 'none'
 
 The full run is 73 data sets per seed (60 generated with anomalies, 5
 clean, 8 tables) and 5 seeds by default (``--seeds``): the standard errors
@@ -277,6 +278,44 @@ def _write_csv(path, rows):
             f.write(f'{group},"{name}",{seed},"{detector}",' + ",".join(cells) + "\n")
 
 
+def predict_cost(n_rows=1_000_000, n_features=10, repeats=7):
+    """Median time of ``predict``: the default against ``calibration="none"``.
+
+    Both use the same fitted mixture (the default's, frozen for the other),
+    on the same rows; the calls alternate, one BLAS thread.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    X_train, _, _, _ = generated("elliptical", n_features, 0.05, 0)
+    X = np.random.RandomState(1).normal(size=(n_rows, n_features)) * 3
+    default = NSigmaOutlierDetector(random_state=0).fit(X_train)
+    frozen = FrozenEstimator(default.estimator_)
+    variants = {
+        "default": default,
+        "calibration='predictive', robust=None": NSigmaOutlierDetector(
+            frozen, robust=None
+        ).fit(X_train),
+        "calibration='none' (before calibration)": NSigmaOutlierDetector(
+            frozen, calibration="none"
+        ).fit(X_train),
+    }
+    times = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, detector in variants.items():
+            start = time.perf_counter()
+            detector.predict(X)
+            times[name].append(time.perf_counter() - start)
+    base = np.median(times["calibration='none' (before calibration)"])
+    print(f"predict on {n_rows} x {n_features} rows, median of {repeats}:")
+    for name, detector in variants.items():
+        median = np.median(times[name])
+        eligible = int(detector.eligible_components_.sum())
+        print(
+            f"  {name:42} {median:7.3f} s  {median / base:5.2f}x  "
+            f"({eligible} eligible components)"
+        )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset")
@@ -284,7 +323,17 @@ def main(argv=None):
     parser.add_argument(
         "--csv", default=None, help="also write every (data set, detector) row here"
     )
+    parser.add_argument(
+        "--predict-cost",
+        action="store_true",
+        help="only time predict: the default against calibration='none'",
+    )
     args = parser.parse_args(argv)
+    if args.predict_cost:
+        threadpool_limits(1)
+        warnings.filterwarnings("ignore")
+        predict_cost()
+        return
     seeds = range(args.seeds if args.seeds else (1 if args.quick else 5))
     warnings.filterwarnings("ignore")
     # One BLAS thread: on a shared machine, threaded LAPACK calls on tiny
