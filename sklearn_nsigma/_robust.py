@@ -204,10 +204,11 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        Training samples.
+        The samples the mixture was fitted on; their bounding box is the
+        background's support.
 
     owner : ndarray of int of shape (n_samples,)
-        The component of each sample.
+        Index of the component each sample is given to.
 
     candidates : ndarray of int
         The components to test.
