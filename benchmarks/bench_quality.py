@@ -32,7 +32,7 @@ ellipsoids), and ``calibration="chi2"`` and ``"none"``. scikit-lego's
 Run::
 
     python benchmarks/bench_quality.py --quick   # d = 2, 20; 5 % noise; 1 seed: ~15 s
-    python benchmarks/bench_quality.py           # everything above, 5 seeds: ~10 min
+    python benchmarks/bench_quality.py           # all of it, 5 seeds: ~20 min
     python benchmarks/bench_quality.py --predict-cost  # predict: default vs 'none'
 
 The full run is 73 data sets per seed (60 generated with anomalies, 5
