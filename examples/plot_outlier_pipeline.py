@@ -97,7 +97,7 @@ ax.set_title("Pipeline(StandardScaler, NSigmaOutlierDetector): 3-sigma boundary"
 # ``NSigmaOutlierFilter`` does this at fit time only, so that the pipeline
 # still predicts every row.)
 X_kept, y_kept = NSigmaOutlierFilter(
-    GaussianMixture(n_components=2, random_state=0)
+    NSigmaOutlierDetector(GaussianMixture(n_components=2, random_state=0))
 ).fit_resample(X_train, y_train)
 scores = {
     "all training rows": r2_score(

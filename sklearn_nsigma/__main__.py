@@ -9,28 +9,42 @@ filtering a CSV file.
 import sys
 
 
+class _RefusePyarrow:
+    """An import finder under which ``import pyarrow`` fails as if absent."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pyarrow":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def _without_pyarrow() -> None:
+    # pandas loads pyarrow whenever it is installed (about 35 MiB resident),
+    # and scikit-learn loads pandas. The tool uses neither pyarrow nor its
+    # string types, so its own process refuses the import: a small file's
+    # run then stays within its memory budget. Never done in a process that
+    # calls main(argv) itself, where pandas may already rely on pyarrow.
+    if "pandas" not in sys.modules and "pyarrow" not in sys.modules:
+        sys.meta_path.insert(0, _RefusePyarrow())
+
+
 def main(argv=None) -> int:
-    """Run the tool; SIGINT while it starts up exits 130 with one line.
+    """Run the tool: :func:`sklearn_nsigma._cli.main` with the same arguments.
 
-    Parameters
-    ----------
-    argv : list of str, default=None
-        Arguments, without the program name. None reads ``sys.argv``.
-
-    Returns
-    -------
-    status : int
-        The exit status.
+    Called without arguments, as the ``sklearn-nsigma`` program, it also
+    keeps pandas from loading pyarrow, which the tool does not use.
     """
+    if argv is None:
+        _without_pyarrow()
+    # Only the standard library is loaded before the tool's signal handlers
+    # are installed; NumPy, scikit-learn and pandas are imported after.
     try:
         from sklearn_nsigma._cli import main as cli_main
+    except KeyboardInterrupt as exc:  # SIGINT before the handlers are in place
+        from sklearn_nsigma._cli._signals import report
 
-        return cli_main(argv)
-    except KeyboardInterrupt:
-        print(
-            "sklearn-nsigma: interrupted by SIGINT; no output written", file=sys.stderr
-        )
-        return 130
+        return report(exc)
+    return cli_main(argv)
 
 
 __all__ = ["main"]

@@ -60,12 +60,14 @@ from sklearn.mixture._gaussian_mixture import (
     _compute_precision_cholesky_from_precisions,
 )
 from sklearn.utils._indexing import _safe_indexing
+from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils._param_validation import (
     HasMethods,
     Interval,
     StrOptions,
     validate_params,
 )
+from sklearn.utils._plotting import _validate_style_kwargs  # scikit-learn >= 1.5
 from sklearn.utils.validation import _check_feature_names, _check_n_features
 
 __all__ = [
@@ -80,6 +82,8 @@ __all__ = [
     "_fit_context",
     "_is_numpy_namespace",
     "_safe_indexing",
+    "_validate_style_kwargs",
+    "check_matplotlib_support",
     "check_same_namespace",
     "get_namespace",
     "get_namespace_and_device",

@@ -6,27 +6,22 @@ inside the n-sigma ellipsoid is therefore ``chi2.cdf(n**2, d)``: 68.3 % for
 n = 1 in 1-D, but only 39.3 % in 2-D and 0.02 % in 10-D.
 """
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import chi2
 
-from sklearn_nsigma._compat import Interval, validate_params
+from sklearn_nsigma._compat import validate_params
+from sklearn_nsigma._validation import (
+    N_FEATURES,
+    NON_NEGATIVE,
+    StrictInterval,
+    check_n_sigma,
+    check_real_array,
+)
 
-
-def _as_float_array(values: ArrayLike, name: str) -> np.ndarray:
-    """Convert to a float ndarray, rejecting bools, strings and NaN."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{name} must be a real number or an array of real numbers, got "
-            f"{values!r} of dtype {array.dtype}."
-        )
-    array = array.astype(np.float64)
-    if np.isnan(array).any():
-        raise ValueError(f"{name} must not contain NaN, got {values!r}.")
-    return array
+_PROBABILITY = StrictInterval(Real, 0, 1, closed="both")
 
 
 def _scalar_or_array(array: np.ndarray) -> float | np.ndarray:
@@ -35,8 +30,8 @@ def _scalar_or_array(array: np.ndarray) -> float | np.ndarray:
 
 @validate_params(
     {
-        "n_sigma": ["array-like", Interval(Real, 0, None, closed="both")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_sigma": ["array-like", NON_NEGATIVE],
+        "n_features": [N_FEATURES],
     },
     prefer_skip_nested_validation=True,
 )
@@ -80,16 +75,14 @@ def sigma_to_coverage(n_sigma: ArrayLike, n_features: int) -> float | np.ndarray
     >>> sigma_to_coverage([1, 2, 3], 2).round(3)
     array([0.393, 0.865, 0.989])
     """
-    n_sigma = _as_float_array(n_sigma, "n_sigma")
-    if (n_sigma < 0).any():
-        raise ValueError(f"n_sigma must be non-negative, got {n_sigma!r}.")
+    n_sigma = np.asarray(check_n_sigma(n_sigma, allow_zero_and_inf=True))
     return _scalar_or_array(chi2.cdf(np.square(n_sigma), n_features))
 
 
 @validate_params(
     {
-        "coverage": ["array-like", Interval(Real, 0, 1, closed="both")],
-        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "coverage": ["array-like", _PROBABILITY],
+        "n_features": [N_FEATURES],
     },
     prefer_skip_nested_validation=True,
 )
@@ -125,7 +118,72 @@ def coverage_to_sigma(coverage: ArrayLike, n_features: int) -> float | np.ndarra
     >>> round(coverage_to_sigma(sigma_to_coverage(3, 1), 10), 2)
     5.19
     """
-    coverage = _as_float_array(coverage, "coverage")
-    if ((coverage < 0) | (coverage > 1)).any():
-        raise ValueError(f"coverage must be in [0, 1], got {coverage!r}.")
+    coverage = check_real_array(coverage, "coverage", _PROBABILITY)
     return _scalar_or_array(np.sqrt(chi2.ppf(coverage, n_features)))
+
+
+# -- Observed coverage, as CoverageDisplay draws it --------------------------------
+def coverage_curves(
+    distances: ArrayLike,
+    responsibilities: ArrayLike,
+    n_sigma: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Responsibility-weighted fraction of samples within n sigma, per component.
+
+    For component ``k`` and radius ``n``, the observed coverage is
+    ``sum_i r_ik [d_ik <= n] / sum_i r_ik`` where ``r_ik`` is the
+    responsibility (posterior probability) of component ``k`` for sample
+    ``i``. For a Gaussian component it follows ``chi2.cdf(n**2, n_features)``
+    (see :func:`~sklearn_nsigma.sigma_to_coverage`).
+
+    Parameters
+    ----------
+    distances : array-like of shape (n_samples, n_components)
+        Mahalanobis distances of the samples to the components.
+
+    responsibilities : array-like of shape (n_samples, n_components)
+        Posterior probabilities (``predict_proba``); hard assignments (0/1)
+        work too.
+
+    n_sigma : array-like of shape (n_levels,)
+        Radii at which to evaluate the coverage.
+
+    Returns
+    -------
+    observed : ndarray of shape (n_components, n_levels)
+        Weighted fraction of samples within each radius. NaN for a component
+        with no responsibility.
+
+    effective_n : ndarray of shape (n_components,)
+        ``sum_i r_ik``, the effective number of samples of each component.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nsigma._coverage import coverage_curves
+    >>> distances = np.array([[0.5], [1.5], [2.5], [3.5]])
+    >>> observed, n_eff = coverage_curves(distances, np.ones((4, 1)), [1, 2, 3])
+    >>> observed, n_eff
+    (array([[0.25, 0.5 , 0.75]]), array([4.]))
+    """
+    distances = np.asarray(distances, dtype=np.float64)
+    responsibilities = np.asarray(responsibilities, dtype=np.float64)
+    levels = np.asarray(n_sigma, dtype=np.float64).ravel()
+    if distances.shape != responsibilities.shape or distances.ndim != 2:
+        raise ValueError(
+            "distances and responsibilities must both have shape (n_samples, "
+            f"n_components), got {distances.shape} and {responsibilities.shape}."
+        )
+    effective_n = responsibilities.sum(axis=0)
+    # Sort each component's distances once; cumulative responsibilities then
+    # give the weighted fraction at every level with one searchsorted.
+    order = np.argsort(distances, axis=0, kind="stable")
+    sorted_distances = np.take_along_axis(distances, order, axis=0)
+    cumulative = np.cumsum(np.take_along_axis(responsibilities, order, axis=0), axis=0)
+    cumulative = np.vstack([np.zeros((1, distances.shape[1])), cumulative])
+    observed = np.empty((distances.shape[1], levels.size))
+    for k in range(distances.shape[1]):
+        counts = np.searchsorted(sorted_distances[:, k], levels, side="right")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            observed[k] = cumulative[counts, k] / effective_n[k]
+    return observed, effective_n

@@ -9,10 +9,15 @@ every block task depends on: a distributed scheduler ships it to each worker
 once, not once per block.
 
 Dask is an optional dependency (the ``dask`` extra); nothing here imports it
-unless a Dask array is passed in.
+unless a Dask array is passed in. :func:`row_wise` is the one way a Dask
+array reaches these methods: it decorates the NumPy method.
 """
 
+import functools
+import inspect
+
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 
 def is_dask_array(X) -> bool:
@@ -124,3 +129,60 @@ def map_row_blocks(estimator, method: str, X, *, n_columns, dtype, **kwargs):
         chunks=(X.chunks[0], (n_columns,)),
         meta=np.empty((0, 0), dtype=dtype),
     )
+
+
+def row_wise(*, dtype="float", n_columns=None, prepare=None):
+    """Let a row-wise method of a fitted estimator take a Dask array.
+
+    The decorated method runs as it is on anything but a Dask array. On a
+    Dask array it checks that the estimator is fitted, calls ``prepare``
+    (which validates the other arguments before any graph is built) and
+    returns :func:`map_row_blocks` of the method itself, by name, so that
+    every block is computed by the same NumPy code.
+
+    Parameters
+    ----------
+    dtype : dtype or "float", default="float"
+        Output dtype, as in :func:`map_row_blocks`.
+
+    n_columns : str, callable or None, default=None
+        Number of output columns: None for one value per row, the name of
+        an attribute of the estimator, or ``n_columns(estimator, arguments)``
+        (None or an int) of the method's other arguments.
+
+    prepare : callable, default=None
+        ``prepare(estimator, arguments)`` returns the arguments (a dict, by
+        name) to pass to every block, after checking them.
+
+    Returns
+    -------
+    decorator : callable
+        The decorator.
+    """
+
+    def decorate(method):
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def dispatch(self, X, *args, **kwargs):
+            if not is_dask_array(X):
+                return method(self, X, *args, **kwargs)
+            check_is_fitted(self)
+            bound = signature.bind(self, X, *args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(list(bound.arguments.items())[2:])
+            if prepare is not None:
+                arguments = prepare(self, arguments)
+            if isinstance(n_columns, str):
+                columns = getattr(self, n_columns)
+            elif callable(n_columns):
+                columns = n_columns(self, arguments)
+            else:
+                columns = None
+            return map_row_blocks(
+                self, method.__name__, X, n_columns=columns, dtype=dtype, **arguments
+            )
+
+        return dispatch
+
+    return decorate

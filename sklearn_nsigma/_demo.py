@@ -28,6 +28,13 @@ def coverage_table(model: NSigmaGaussianMixture, X: np.ndarray) -> list[tuple]:
     ]
 
 
+def _matrix_rows(matrix: np.ndarray) -> list[str]:
+    """The rows of ``matrix`` as text, in aligned columns, one bracket pair each."""
+    lines = [line.strip() for line in np.array2string(matrix).splitlines()]
+    lines[0], lines[-1] = lines[0][1:], lines[-1][:-1]
+    return lines
+
+
 def report(model: NSigmaGaussianMixture, X: np.ndarray, title: str) -> str:
     """Text report: each component's ellipsoid and the coverage table."""
     params = model.ellipsoid_params_
@@ -38,7 +45,7 @@ def report(model: NSigmaGaussianMixture, X: np.ndarray, title: str) -> str:
             lines.append(f"  centre          {params.centers[k]}")
             lines.append(f"  1-sigma radii   {params.radii[k]}")
             lines.append("  rotation (columns are the principal axes, det +1)")
-            lines.extend(f"    {row}" for row in params.rotations[k])
+            lines.extend(f"    {row}" for row in _matrix_rows(params.rotations[k]))
             if params.angles is not None:
                 lines.append(f"  major-axis angle {params.angles[k]:.1f} degrees")
             lines.append("")

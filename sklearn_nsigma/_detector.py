@@ -1,34 +1,19 @@
 """NSigmaOutlierDetector: any Gaussian mixture as an outlier detector in sigmas."""
 
-from contextlib import contextmanager
 from numbers import Real
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn import config_context
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     MetaEstimatorMixin,
     OutlierMixin,
     TransformerMixin,
-    clone,
 )
-from sklearn.frozen import FrozenEstimator
-from sklearn.mixture import BayesianGaussianMixture
-from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from sklearn_nsigma._calibration import (
-    coverage_to_equivalent_sigma,
-    hotelling_form,
-    log_tail,
-    log_tail_to_sigma,
-    reference_form,
-    squared_radius,
-)
 from sklearn_nsigma._compat import (
     HasMethods,
-    Interval,
     StrOptions,
     _fit_context,
     _is_numpy_namespace,
@@ -36,181 +21,32 @@ from sklearn_nsigma._compat import (
     get_namespace_and_device,
     move_to,
 )
-from sklearn_nsigma._coverage import coverage_to_sigma
-from sklearn_nsigma._dask import is_dask_array, map_row_blocks
-from sklearn_nsigma._dask_fit import fit_dask, validate_dask_data
-from sklearn_nsigma._distance import MahalanobisKernel, kernel_dtype
-from sklearn_nsigma._geometry import (
-    COVARIANCE_TYPES,
-    parameter_shape,
-    precisions_cholesky_from_covariances,
+from sklearn_nsigma._dask import is_dask_array, map_row_blocks, row_wise
+from sklearn_nsigma._distance import kernel_dtype
+from sklearn_nsigma._fitted import FittedMixture, resolve_min_weight
+from sklearn_nsigma._fitting import (
+    fit_mixture,
+    robust_view,
+    unchanged_on_error,
+    validate_training_data,
 )
 from sklearn_nsigma._mixture import NSigmaBayesianGaussianMixture
-from sklearn_nsigma._robust import resolve_robust, robust_parameters
+from sklearn_nsigma._robust import resolve_robust
+from sklearn_nsigma._threshold import (
+    CALIBRATIONS,
+    DEFAULT_N_SIGMA,
+    calibrated_sigmas,
+    calibration_laws,
+    check_one_threshold,
+    inside_scales,
+    threshold_from_parameters,
+    threshold_radii,
+)
+from sklearn_nsigma._validation import POSITIVE_FINITE, StrictInterval, validate_rows
 
-# Components of the default BayesianGaussianMixture: an upper bound, the
-# Dirichlet process prior leaves the ones the data does not need nearly empty.
+# Components of the default BayesianGaussianMixture: an upper bound (the
+# Dirichlet process prior leaves the ones the data does not need empty).
 DEFAULT_N_COMPONENTS = 10
-# The floor of min_weight="auto", and the number of training samples a
-# component must hold at least.
-AUTO_MIN_WEIGHT = 0.05
-AUTO_MIN_SAMPLES = 2
-
-_THRESHOLD_PARAMETERS = ("n_sigma", "coverage", "contamination", "min_weight")
-DEFAULT_N_SIGMA = 3.0
-CALIBRATIONS = ("none", "chi2", "predictive")
-
-
-def _fit_estimator(estimator, X, y):
-    """Fit ``estimator`` on NumPy ``(X, y)``.
-
-    A module-level function, so that :class:`joblib.Memory` can cache it.
-    Array API dispatch is turned off: the detector works on NumPy arrays,
-    and GaussianMixture's k-means init refuses to run with it on.
-    """
-    if is_dask_array(X) and not isinstance(estimator, FrozenEstimator):
-        return fit_dask(estimator, X, y)  # EM where the blocks live
-    with config_context(array_api_dispatch=False):
-        return estimator.fit(X, y)
-
-
-@contextmanager
-def _unchanged_on_error(estimator):
-    """Restore every attribute of ``estimator`` if the block raises.
-
-    ``validate_data`` resets ``feature_names_in_`` before it checks ``X``;
-    this keeps a failed ``fit`` from leaving a half-changed estimator.
-    """
-    state = dict(estimator.__dict__)
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(state)
-        raise
-
-
-def _describe(estimator) -> str:
-    if isinstance(estimator, FrozenEstimator):
-        return f"FrozenEstimator({type(estimator.estimator).__name__})"
-    return type(estimator).__name__
-
-
-def _mixture_parameters(mixture, n_features: int):
-    """Means, precision Cholesky factors, covariance type and weights.
-
-    Raises TypeError when ``mixture`` does not look like a fitted Gaussian
-    mixture, ValueError when its attributes are inconsistent with each other
-    or with ``n_features``.
-    """
-    name = _describe(mixture)
-    has_factors = hasattr(mixture, "precisions_cholesky_")
-    has_covariances = hasattr(mixture, "covariances_")
-    missing = [
-        attribute
-        for attribute in ("means_", "covariance_type")
-        if not hasattr(mixture, attribute)
-    ]
-    if not (has_factors or has_covariances):
-        missing.append("precisions_cholesky_ or covariances_")
-    if missing:
-        raise TypeError(
-            "estimator must be a Gaussian mixture that exposes means_, "
-            "covariance_type and precisions_cholesky_ (or covariances_) after "
-            "fit, such as GaussianMixture, BayesianGaussianMixture or "
-            "NSigmaGaussianMixture, unfitted or fitted and wrapped in "
-            f"sklearn.frozen.FrozenEstimator; the fitted {name} has no "
-            f"{', '.join(missing)}."
-        )
-    covariance_type = mixture.covariance_type
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"The covariance_type of the fitted {name} must be one of "
-            f"{COVARIANCE_TYPES}, got {covariance_type!r}."
-        )
-    means = np.asarray(mixture.means_, dtype=np.float64)
-    if means.ndim != 2 or means.shape[1] != n_features:
-        raise ValueError(
-            f"The fitted {name} has means_ of shape {means.shape}, but X has "
-            f"{n_features} features: expected (n_components, {n_features})."
-        )
-    n_components = means.shape[0]
-    if has_factors:
-        source = "precisions_cholesky_"
-        factors = np.asarray(mixture.precisions_cholesky_, dtype=np.float64)
-    else:
-        source = "covariances_"
-        factors = np.asarray(mixture.covariances_, dtype=np.float64)
-    expected = parameter_shape(covariance_type, n_components, n_features)
-    if factors.shape != expected:
-        raise ValueError(
-            f"The fitted {name} has {source} of shape {factors.shape}; "
-            f"covariance_type={covariance_type!r} with {n_components} "
-            f"components and {n_features} features needs {expected}."
-        )
-    if not has_factors:
-        factors = precisions_cholesky_from_covariances(factors, covariance_type)
-    weights = getattr(mixture, "weights_", None)
-    if weights is None:
-        weights = np.full(n_components, 1.0 / n_components)
-    else:
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (n_components,):
-            raise ValueError(
-                f"The fitted {name} has weights_ of shape {weights.shape}; "
-                f"expected ({n_components},)."
-            )
-    return means, factors, covariance_type, weights
-
-
-def _unwrapped(mixture):
-    """The mixture itself, or the one a FrozenEstimator wraps."""
-    return mixture.estimator if isinstance(mixture, FrozenEstimator) else mixture
-
-
-def _is_bayesian(mixture) -> bool:
-    """Whether the mixture carries a Normal-Wishart posterior (Student-t form)."""
-    mixture = _unwrapped(mixture)
-    return isinstance(mixture, BayesianGaussianMixture) or (
-        hasattr(mixture, "degrees_of_freedom_") and hasattr(mixture, "mean_precision_")
-    )
-
-
-def _calibration_laws(
-    calibration, mixture, covariance_type, weights, n_samples, n_features, n_used
-):
-    """``(scale, dfd)`` per component: ``scale * r2 ~ d F(d, dfd)`` (chi2 if inf).
-
-    ``n_used`` holds the number of samples of the robustly re-estimated
-    components (NaN for the others): those follow the maximum-likelihood
-    (Hotelling) form with that many samples.
-    """
-    n_components = weights.shape[0]
-    if calibration != "predictive":
-        return np.ones(n_components), np.full(n_components, np.inf)
-    if _is_bayesian(mixture):
-        scale, dfd = reference_form(_unwrapped(mixture), n_features)
-    else:
-        scale, dfd = hotelling_form(
-            weights * n_samples, n_features, covariance_type, n_samples
-        )
-    robust = ~np.isnan(n_used)
-    if robust.any():
-        total = np.nansum(n_used) if covariance_type == "tied" else None
-        n_k = np.where(robust, n_used, weights * n_samples)
-        robust_scale, robust_dfd = hotelling_form(
-            n_k, n_features, covariance_type, total
-        )
-        scale = np.where(robust, robust_scale, scale)
-        dfd = np.where(robust, robust_dfd, dfd)
-    return np.asarray(scale, dtype=np.float64), np.asarray(dfd, dtype=np.float64)
-
-
-def _eligible_components(weights: np.ndarray, min_weight: float) -> np.ndarray:
-    """Components whose weight is at least ``min_weight``; the heaviest always."""
-    eligible = weights >= min_weight
-    eligible[np.argmax(weights)] = True
-    return eligible
 
 
 class NSigmaOutlierDetector(
@@ -321,11 +157,10 @@ class NSigmaOutlierDetector(
         ``calibration="none"`` (the mixture's own ellipsoids, those of
         :meth:`NSigmaGaussianMixture.predict_within`) and for a Dask array
         (the re-estimation needs the samples in memory), where it is None.
-        After the mixture
-        is fitted, the components that one Gaussian cluster explains better
-        are merged, the components no denser than a uniform background over
-        the data are left out (the broad ones a mixture gives to scattered
-        outliers), and the mean and
+        After the mixture is fitted, the components that one Gaussian
+        cluster explains better are merged, the components no denser than
+        a uniform background over the data are left out (the broad ones a
+        mixture gives to scattered outliers), and the mean and
         covariance of every eligible component are re-estimated from the
         training samples that component explains best and that lie inside
         its ``chi2.ppf(robust, n_features)`` ellipsoid, the covariance
@@ -533,13 +368,16 @@ class NSigmaOutlierDetector(
 
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit"]), None],
-        "n_sigma": [Interval(Real, 0, None, closed="neither")],
+        "n_sigma": [POSITIVE_FINITE],
         "calibration": [StrOptions(set(CALIBRATIONS))],
-        "coverage": [Interval(Real, 0, 1, closed="neither"), None],
-        "contamination": [Interval(Real, 0, 0.5, closed="right"), None],
-        "min_weight": [Interval(Real, 0, 1, closed="both"), StrOptions({"auto"})],
+        "coverage": [StrictInterval(Real, 0, 1, closed="neither"), None],
+        "contamination": [StrictInterval(Real, 0, 0.5, closed="right"), None],
+        "min_weight": [
+            StrictInterval(Real, 0, 1, closed="both"),
+            StrOptions({"auto"}),
+        ],
         "robust": [
-            Interval(Real, 0.5, 1, closed="neither"),
+            StrictInterval(Real, 0.5, 1, closed="neither"),
             StrOptions({"auto"}),
             None,
         ],
@@ -570,38 +408,6 @@ class NSigmaOutlierDetector(
         self.memory = memory
         self.random_state = random_state
 
-    # -- fitting ----------------------------------------------------------
-    def _check_threshold_params(self) -> None:
-        """Reject booleans and thresholds that would override one another.
-
-        The parameter constraints take booleans for numbers. ``coverage``
-        and ``contamination`` replace ``n_sigma``: setting one of them with
-        ``n_sigma`` away from its default (or both of them) is an error, so
-        that a search over ``n_sigma`` can never be silently inert.
-        """
-        for name in (*_THRESHOLD_PARAMETERS, "robust"):
-            value = getattr(self, name)
-            if isinstance(value, (bool, np.bool_)):
-                raise TypeError(
-                    f"The {name!r} parameter of {type(self).__name__} must "
-                    f"not be a bool, got {value!r}."
-                )
-        if self.coverage is not None and self.contamination is not None:
-            raise ValueError(
-                f"{type(self).__name__} takes one threshold: coverage="
-                f"{self.coverage!r} and contamination={self.contamination!r} "
-                "are both set; set one of them to None."
-            )
-        replacing = "coverage" if self.coverage is not None else "contamination"
-        if getattr(self, replacing) is not None and self.n_sigma != DEFAULT_N_SIGMA:
-            raise ValueError(
-                f"{type(self).__name__} takes one threshold: {replacing}="
-                f"{getattr(self, replacing)!r} replaces n_sigma, so n_sigma must "
-                f"stay at its default {DEFAULT_N_SIGMA}, got n_sigma="
-                f"{self.n_sigma!r}. Search either n_sigma (with {replacing}="
-                f"None) or {replacing}."
-            )
-
     def _resolve_estimator(self):
         if self.estimator is None:
             return NSigmaBayesianGaussianMixture(
@@ -628,207 +434,77 @@ class NSigmaOutlierDetector(
             The fitted detector. If anything fails (bad parameters, bad
             ``X``, an unsupported estimator), it is left as it was.
         """
-        self._check_threshold_params()
-        with _unchanged_on_error(self):
+        check_one_threshold(self)
+        with unchanged_on_error(self):
             self._fit(X, y)
         return self
 
     def _fit(self, X, y) -> None:
-        xp, _ = get_namespace(X)
-        if is_dask_array(X):
-            X = validate_dask_data(self, X)
-        else:
-            X = validate_data(self, X, dtype=[xp.float64, xp.float32])
-        if not _is_numpy_namespace(xp):
-            X = move_to(X, xp=np, device="cpu")
+        X = validate_training_data(self, X)
         n_samples, n_features = X.shape
-        estimator = self._resolve_estimator()
-        if isinstance(estimator, FrozenEstimator):
-            fitted = _fit_estimator(estimator, X, y)
-        else:
-            cached_fit = check_memory(self.memory).cache(_fit_estimator)
-            fitted = cached_fit(clone(estimator), X, y)
-        means, factors, covariance_type, weights = _mixture_parameters(
-            fitted, n_features
-        )
+        mixture = fit_mixture(self._resolve_estimator(), X, y, self.memory)
+        fitted = FittedMixture.from_estimator(mixture, n_features)
         # Building the kernel checks that every factor is finite and invertible.
-        MahalanobisKernel(means, factors, covariance_type, "float64")
-        if self.min_weight == "auto":
-            min_weight = max(
-                AUTO_MIN_WEIGHT, (n_features + AUTO_MIN_SAMPLES) / n_samples
-            )
-        else:
-            min_weight = float(self.min_weight)
-        eligible = _eligible_components(weights, min_weight)
-        n_used = np.full(means.shape[0], np.nan)
+        fitted.kernel(np.float64)
+        min_weight = resolve_min_weight(self.min_weight, n_samples, n_features)
+        eligible = fitted.eligible(min_weight)
+        n_used = np.full(fitted.n_components, np.nan)
         robust = resolve_robust(self.robust, self.calibration, is_dask_array(X))
         if robust is not None:
-            if is_dask_array(X):
-                raise ValueError(
-                    f"robust={self.robust!r} re-estimates the ellipsoids in memory; "
-                    "a Dask array is not supported with it: use robust=None or "
-                    "pass a NumPy array."
-                )
-            means, factors, n_used, eligible, self.n_robust_iter_ = robust_parameters(
-                np.asarray(X, dtype=np.float64),
-                means,
-                factors,
-                covariance_type,
-                weights,
-                min_weight,
-                robust,
-                float(getattr(_unwrapped(fitted), "reg_covar", 1e-6)),
+            fitted, n_used, eligible, self.n_robust_iter_ = robust_view(
+                X, fitted, min_weight, mixture, robust
             )
-            MahalanobisKernel(means, factors, covariance_type, "float64")
-        scale, dfd = _calibration_laws(
-            self.calibration,
-            fitted,
-            covariance_type,
-            weights,
-            n_samples,
-            n_features,
-            n_used,
+        scale, dfd = calibration_laws(
+            self.calibration, mixture, fitted, n_samples, n_used
         )
-
-        self.estimator_ = fitted
-        self._means = means
-        self._precisions_cholesky = factors
-        self._covariance_type = covariance_type
+        self.estimator_ = mixture
+        self._fitted_mixture = fitted
         self._law_scale, self._law_dfd = scale, dfd
         self.min_weight_ = min_weight
         self.eligible_components_ = eligible
-        self._n_features_out = means.shape[0]
-        if self.contamination is not None:
-            if is_dask_array(X):  # fitted where the blocks live; score there too
-                sigmas = -self.score_samples(X).compute()
+        self._n_features_out = fitted.n_components
+        if self.contamination is None:
+            self.threshold_ = threshold_from_parameters(self, n_features)
+        else:  # the training scores' quantile; a Dask array's, where it lives
+            if is_dask_array(X):
+                sigmas = map_row_blocks(self, "_sigmas", X, n_columns=None, dtype=float)
+                sigmas = sigmas.compute()
             else:
                 sigmas = self._sigmas(X)
             self.threshold_ = float(
                 np.percentile(sigmas, 100.0 * (1.0 - self.contamination))
             )
-        elif self.coverage is not None:
-            if self.calibration == "none":
-                self.threshold_ = float(coverage_to_sigma(self.coverage, n_features))
-            else:
-                self.threshold_ = coverage_to_equivalent_sigma(self.coverage)
-        else:
-            self.threshold_ = float(self.n_sigma)
         self.offset_ = -self.threshold_
-        self.radii_ = self._radii(self.threshold_)
-        with np.errstate(divide="ignore"):
-            # A few ulps of slack: a sample exactly on the threshold (the one
-            # at the contamination percentile, say) stays an inlier although
-            # squaring and inverting its radius rounds.
-            scales = (1.0 - 8 * np.finfo(np.float64).eps) / np.square(self.radii_)
-        # a zero radius (contamination on duplicated means) still counts
-        self._scales = np.minimum(scales, np.finfo(np.float64).max)
-
-    def _radii(self, threshold: float) -> np.ndarray:
-        """Raw Mahalanobis radius of every component's threshold ellipsoid."""
-        if self.calibration == "none":
-            return np.full(self._means.shape[0], threshold)
-        n_features = self._means.shape[1]
-        return np.sqrt(
-            [
-                squared_radius(threshold, n_features, scale, dfd)
-                for scale, dfd in zip(self._law_scale, self._law_dfd, strict=True)
-            ]
+        self.radii_ = threshold_radii(
+            self.calibration, self.threshold_, n_features, scale, dfd
         )
+        self._scales = inside_scales(self.radii_)
 
-    # -- distances ----------------------------------------------------------
-    def _kernel(
-        self, X, eligible_only: bool = False, check_finite: bool = True
-    ) -> MahalanobisKernel:
-        """The distance kernel, over all components or the eligible ones.
-
-        With ``check_finite`` it checks X for NaN and infinity, which
-        ``_validate_X`` leaves to it.
-        """
-        means, factors = self._means, self._precisions_cholesky
-        if eligible_only:
-            eligible = self.eligible_components_
-            means = means[eligible]
-            if self._covariance_type != "tied":
-                factors = factors[eligible]
-        return MahalanobisKernel(
-            means,
-            factors,
-            self._covariance_type,
+    def _kernel(self, X, eligible_only: bool = False, check_finite: bool = True):
+        """The distance kernel of all or the eligible components (checking X)."""
+        return self._fitted_mixture.kernel(
             kernel_dtype(X),
+            self.eligible_components_ if eligible_only else None,
             check_finite_for=type(self).__name__ if check_finite else None,
         )
 
-    def _sigmas(self, X, check_finite: bool = True) -> np.ndarray:
-        """The score in sigmas (NumPy X): ``min`` over eligible components.
-
-        The raw distance with ``calibration="none"``, else the equivalent
-        one-dimensional sigmas of the largest tail probability, computed
-        in float64 and in log space.
-        """
-        kernel = self._kernel(X, eligible_only=True, check_finite=check_finite)
-        n_features = self._means.shape[1]
-        if self.calibration != "predictive":
-            squared = kernel.min_scaled(X, np.ones(kernel.n_components))
-            if self.calibration == "none":
-                return np.sqrt(squared, out=squared)
-            return log_tail_to_sigma(log_tail(squared, n_features, 1.0, np.inf))
+    def _sigmas(self, X) -> np.ndarray:
+        """The score in sigmas (NumPy X): ``min`` over eligible components."""
         eligible = self.eligible_components_
-        scales, dfds = self._law_scale[eligible], self._law_dfd[eligible]
-        best = None
-        for start in range(0, X.shape[0], 65536):
-            squared = kernel.squared(X[start : start + 65536])
-            log_p = np.max(
-                [
-                    log_tail(squared[:, k], n_features, scales[k], dfds[k])
-                    for k in range(kernel.n_components)
-                ],
-                axis=0,
-            )
-            part = log_tail_to_sigma(log_p)
-            best = part if best is None else np.concatenate([best, part])
-        return best
+        return calibrated_sigmas(
+            self._kernel(X, eligible_only=True),
+            X,
+            self.calibration,
+            self._law_scale[eligible],
+            self._law_dfd[eligible],
+        )
 
     def _inside(self, X, check_finite: bool = True):
         """Whether each sample is inside some eligible threshold ellipsoid."""
         kernel = self._kernel(X, eligible_only=True, check_finite=check_finite)
         return kernel.min_scaled(X, self._scales[self.eligible_components_]) <= 1
 
-    def _score_samples(self, X, check_finite: bool = True):
-        xp, _, device = get_namespace_and_device(X)
-        numpy_input = _is_numpy_namespace(xp)
-        X_np = X if numpy_input else move_to(X, xp=np, device="cpu")
-        dtype = np.float32 if kernel_dtype(X_np) == "float32" else np.float64
-        sigmas = np.asarray(self._sigmas(X_np, check_finite), dtype=dtype)
-        # Make the sign of decision_function agree exactly with predict's
-        # comparison: the two differ only by rounding at the boundary.
-        inside = self._inside(X_np, check_finite=False)
-        threshold = dtype(self.threshold_)
-        beyond = np.nextafter(threshold, dtype(np.inf))
-        sigmas = np.where(
-            inside, np.minimum(sigmas, threshold), np.maximum(sigmas, beyond)
-        )
-        scores = np.negative(sigmas)
-        if numpy_input:
-            return scores
-        return move_to(scores, xp=xp, device=device)
-
-    def _validate_X(self, X):
-        # NaN and infinity are left to the distance kernel (see _kernel).
-        check_is_fitted(self)
-        xp, _ = get_namespace(X)
-        return validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[xp.float64, xp.float32],
-            ensure_all_finite=False,
-        )
-
-    def _lazy(self, method: str, X, n_columns=None, dtype="float"):
-        """The result of ``method`` on a Dask array, computed block by block."""
-        check_is_fitted(self)
-        return map_row_blocks(self, method, X, n_columns=n_columns, dtype=dtype)
-
+    @row_wise()
     def score_samples(self, X: ArrayLike) -> np.ndarray:
         """Compute the negated score in sigmas of the nearest eligible component.
 
@@ -842,17 +518,31 @@ class NSigmaOutlierDetector(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples to score.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,)
             The score of every sample, in the floating dtype of ``X``.
         """
-        if is_dask_array(X):
-            return self._lazy("score_samples", X)
-        X = self._validate_X(X)
-        return self._score_samples(X)
+        X = validate_rows(self, X)
+        xp, _, device = get_namespace_and_device(X)
+        numpy_input = _is_numpy_namespace(xp)
+        X_np = X if numpy_input else move_to(X, xp=np, device="cpu")
+        dtype = np.float32 if kernel_dtype(X_np) == "float32" else np.float64
+        sigmas = np.asarray(self._sigmas(X_np), dtype=dtype)
+        # Make the sign of decision_function agree exactly with predict's
+        # comparison: the two differ only by rounding at the boundary.
+        inside = self._inside(X_np, check_finite=False)
+        threshold = dtype(self.threshold_)
+        beyond = np.nextafter(threshold, dtype(np.inf))
+        sigmas = np.where(
+            inside, np.minimum(sigmas, threshold), np.maximum(sigmas, beyond)
+        )
+        scores = np.negative(sigmas)
+        if numpy_input:
+            return scores
+        return move_to(scores, xp=xp, device=device)
 
     def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Compute the sigmas to spare, ``score_samples(X) - offset_``.
@@ -863,7 +553,8 @@ class NSigmaOutlierDetector(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples to decide on (a Dask array gives a lazy Dask array, as
+            for :meth:`score_samples`).
 
         Returns
         -------
@@ -873,6 +564,7 @@ class NSigmaOutlierDetector(
         """
         return self.score_samples(X) - self.offset_
 
+    @row_wise(dtype=int)
     def predict(self, X: ArrayLike) -> np.ndarray:
         """Label each sample +1 (inlier) or -1 (outlier).
 
@@ -884,16 +576,15 @@ class NSigmaOutlierDetector(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples to label. A Dask array (chunked along rows only) gives
+            a lazy Dask array, computed block by block.
 
         Returns
         -------
         labels : ndarray of int of shape (n_samples,)
             +1 for inliers, -1 for outliers.
         """
-        if is_dask_array(X):
-            return self._lazy("predict", X, dtype=int)
-        X = self._validate_X(X)
+        X = validate_rows(self, X)
         inside = self._inside(X)
         if not isinstance(inside, np.ndarray):
             xp, _ = get_namespace(inside)
@@ -903,6 +594,7 @@ class NSigmaOutlierDetector(
         is_inlier[inside] = 1
         return is_inlier
 
+    @row_wise(n_columns="_n_features_out")
     def transform(self, X: ArrayLike) -> np.ndarray:
         """Compute the Mahalanobis distance of each sample to each component.
 
@@ -915,16 +607,15 @@ class NSigmaOutlierDetector(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples to measure, with the features the detector was fitted
+            on (a Dask array gives a lazy result, as :meth:`predict`).
 
         Returns
         -------
         distances : ndarray of shape (n_samples, n_components)
             Distances in sigmas, in the floating dtype of ``X``.
         """
-        if is_dask_array(X):
-            return self._lazy("transform", X, n_columns=self._n_features_out)
-        X = self._validate_X(X)
+        X = validate_rows(self, X)
         return self._kernel(X).distances(X)
 
     def __sklearn_tags__(self):

@@ -50,129 +50,36 @@ all. The environment variable ``SKLEARN_NSIGMA_KERNEL=numpy`` (read at
 import) selects the NumPy kernel everywhere.
 """
 
-import os
-import threading
+import copy
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import assert_all_finite
-from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace_and_device
-
-try:
-    from sklearn_nsigma import _ckernel
-except ImportError:  # built without a C compiler: the NumPy kernel only
-    _ckernel = None
+from sklearn_nsigma._kernel_backend import (  # noqa: F401 (re-exported)
+    _MIN_CHUNK_ROWS,
+    _MIN_CHUNKS_FOR_THREADS,
+    _MODE_MIN_SCALED,
+    _MODE_SQUARED,
+    _MODE_WITHIN,
+    _MODE_WITHIN_EACH,
+    _blas_threads,
+    _ckernel,
+    _kernel_choice,
+    _KernelChoice,
+    _single_threaded_blas,
+    compiled_kernel_available,
+    compiled_parameters,
+    run_compiled,
+    use_compiled_kernel,
+)
 
 # Bytes of per-chunk work buffers: small enough to stay in a core's L2 cache.
 _CHUNK_BYTES = 1 << 20
-_MIN_CHUNK_ROWS = 16
 # Chunks of the generic array API path are this many times larger.
 _XP_CHUNK_FACTOR = 16
 # Fewer chunks than this are computed in the calling thread.
-_MIN_CHUNKS_FOR_THREADS = 4
-
-# Rows per call of the compiled kernel: large enough to amortise the call,
-# small enough to balance the threads.
-_COMPILED_BLOCK_ROWS = 1 << 16
-# Modes of the compiled kernel (see _ckernel.c).
-_MODE_SQUARED, _MODE_MIN_SCALED, _MODE_WITHIN, _MODE_WITHIN_EACH = range(4)
-
-
-class _KernelChoice(NamedTuple):
-    """Which kernel NumPy input goes through, read once per call."""
-
-    compiled: bool
-    # None: the compiled kernel runs the CPU's best instruction set.
-    instruction_set: str | None = None
-
-
-_DEFAULT_CHOICE = _KernelChoice(
-    _ckernel is not None
-    and os.environ.get("SKLEARN_NSIGMA_KERNEL", "").lower() != "numpy"
-)
-# A context variable: a choice made in one thread (or task) is not seen by
-# calls running meanwhile in another.
-_kernel_choice = ContextVar("sklearn_nsigma_kernel_choice", default=_DEFAULT_CHOICE)
-
-
-def compiled_kernel_available() -> bool:
-    """Whether NumPy input currently goes through the compiled kernel."""
-    return _kernel_choice.get().compiled
-
-
-@contextmanager
-def use_compiled_kernel(enabled: bool, instruction_set: str | None = None):
-    """Select the compiled (True) or the NumPy (False) kernel in a block.
-
-    For tests and benchmarks that compare the two. ``instruction_set`` (one
-    of ``_ckernel.supported_instruction_sets()``) runs the compiled kernel
-    with that instruction set instead of the CPU's best, so every code path
-    can be tested on one machine. The choice holds in the current thread
-    (context) only. Enabling it without the compiled extension raises
-    ``RuntimeError``; an instruction set this CPU lacks raises ``ValueError``.
-    """
-    if enabled and _ckernel is None:
-        raise RuntimeError(
-            "The compiled kernel sklearn_nsigma._ckernel is not built: install "
-            "from source with a C compiler (gcc or clang) available."
-        )
-    if instruction_set is not None and (
-        not enabled or instruction_set not in _ckernel.supported_instruction_sets()
-    ):
-        raise ValueError(
-            f"instruction_set={instruction_set!r} needs the compiled kernel on a "
-            "CPU that supports it; this one supports "
-            f"{_ckernel.supported_instruction_sets() if _ckernel else []}."
-        )
-    token = _kernel_choice.set(_KernelChoice(bool(enabled), instruction_set))
-    try:
-        yield
-    finally:
-        _kernel_choice.reset(token)
-
-
-_controller = None
-
-
-def _threadpool_controller() -> ThreadpoolController:
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller
-
-
-_threaded_lock = threading.Lock()
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Run one threaded kernel call at a time, with BLAS limited to 1 thread.
-
-    The BLAS limit is process-wide: overlapping calls that each set and
-    restore it would restore each other's temporary value. Threaded calls
-    therefore take turns (each one already uses every allowed thread).
-    """
-    with _threaded_lock:
-        limiter = _threadpool_controller().limit(limits=1, user_api="blas")
-        try:
-            yield
-        finally:
-            limiter.restore_original_limits()
-
-
-def _blas_threads() -> int:
-    """The current BLAS thread limit (what threadpool_limits sets)."""
-    counts = [
-        lib.num_threads
-        for lib in _threadpool_controller().lib_controllers
-        if lib.user_api == "blas"
-    ]
-    return max(1, min(counts)) if counts else 1
 
 
 def _check_factors(factors: np.ndarray, covariance_type: str) -> None:
@@ -210,36 +117,6 @@ def kernel_dtype(X) -> str:
     float32 stays float32; everything else is computed in float64.
     """
     return "float32" if "float32" in str(X.dtype) else "float64"
-
-
-# The largest byte count the compiled kernel can index (its Py_ssize_t).
-_INDEX_MAX = int(np.iinfo(np.intp).max)
-# Bytes of the compiled kernel's scratch per feature (its MAX_VECTOR_BYTES).
-_SCRATCH_BYTES_PER_FEATURE = 64
-
-
-def _check_compiled_sizes(
-    n_samples: int, n_features: int, n_components: int, n_factors: int, itemsize: int
-) -> None:
-    """Refuse sizes whose byte counts the compiled kernel could not index.
-
-    The compiled entry point checks them as well; this names the culprit
-    before any buffer is prepared.
-    """
-    sizes = {
-        "X": n_samples * n_features * itemsize,
-        "out": n_samples * n_components * itemsize,
-        "factors": n_factors * n_features * n_features * itemsize,
-        "bias": n_components * n_features * itemsize,
-        "scratch": n_features * _SCRATCH_BYTES_PER_FEATURE,
-    }
-    too_large = {name: size for name, size in sizes.items() if size > _INDEX_MAX}
-    if too_large:
-        raise ValueError(
-            f"Sizes too large for the compiled kernel (n_samples={n_samples}, "
-            f"n_features={n_features}, n_components={n_components}): the byte "
-            f"counts of {sorted(too_large)} exceed {_INDEX_MAX}."
-        )
 
 
 def _same_rows(out: np.ndarray, X: np.ndarray) -> bool:
@@ -318,102 +195,31 @@ class MahalanobisKernel:
             ).reshape(n_components * n_features, n_features + 1)
         self.center = center.astype(self.dtype)[:, np.newaxis]
         self.weights = np.ascontiguousarray(weights, dtype=self.dtype)
-        self._compiled_params = self._compiled_parameters(
-            factors, offsets, covariance_type
+        self._compiled_params = compiled_parameters(
+            self.center[:, 0], factors, offsets, covariance_type, self.dtype
         )
         self.n_inputs = n_features + (0 if self.diagonal else 1)
         self.n_outputs = n_components * n_features
 
-    def _compiled_parameters(self, factors, offsets, covariance_type) -> dict:
-        """The compiled kernel's form of the factors: y = F (x - c) - bias.
-
-        ``F`` is the transposed precision Cholesky factor (one matrix for
-        ``tied``), ``bias[k] = F_k (mu_k - c)``. The kernel reads ``F``
-        column by column, so it is passed as ``F.T``, the precision Cholesky
-        factor as scikit-learn stores it; ``structure`` tells the kernel which
-        entries of ``F`` can be nonzero (0 dense, 1 lower triangular, 2
-        diagonal), so that it skips the exact zeros of triangular factors.
-        """
-        d = self.n_features
-        if self.diagonal:
-            stored = np.zeros((self.n_components, d, d))
-            stored[:, np.arange(d), np.arange(d)] = factors
-            structure = 2
-        else:
-            stored = factors[:1] if covariance_type == "tied" else factors
-            lower = not np.tril(stored, k=-1).any()  # F = stored.T
-            structure = 1 if lower else 0
-        bias = np.einsum(
-            "kji,kj->ki",
-            np.broadcast_to(stored, (self.n_components, d, d)),
-            offsets,
+    def _compiled(self, X, mode, limits, out, choice) -> None:
+        """Run the compiled kernel; raise for NaN or infinity in X if asked."""
+        finite = run_compiled(
+            X, self._compiled_params, mode, limits, out, choice.instruction_set
         )
-        return {
-            "center": np.ascontiguousarray(self.center[:, 0]),
-            "factors": np.ascontiguousarray(stored, dtype=self.dtype),
-            "bias": np.ascontiguousarray(bias, dtype=self.dtype),
-            "n_factors": stored.shape[0],
-            "structure": structure,
-        }
-
-    def _compiled(self, X, mode, limits, out, instruction_set) -> None:
-        """Run the compiled kernel over the rows of X, threads sharing blocks.
-
-        ``out`` is C-contiguous with one row (or value) per sample; ``limits``
-        has one value per component (thresholds or scales, by ``mode``).
-        With ``check_finite_for`` set, a NaN or infinity in ``X`` raises
-        scikit-learn's error once the pass is done. ``instruction_set`` is
-        the choice's (None: the CPU's best).
-        """
-        params = self._compiled_params
-        limits = np.ascontiguousarray(limits, dtype=self.dtype)
-        n_samples = X.shape[0]
-        single = self.dtype == np.float32
-        _check_compiled_sizes(
-            n_samples,
-            self.n_features,
-            self.n_components,
-            params["n_factors"],
-            self.dtype.itemsize,
-        )
-
-        def work(batch):
-            # The kernel reads C-contiguous, aligned rows of the native dtype:
-            # strided, misaligned or byte-swapped rows are copied first.
-            block = np.require(X[batch], dtype=self.dtype, requirements=["C", "A"])
-            return _ckernel.compute(
-                block,
-                params["center"],
-                params["factors"],
-                params["bias"],
-                limits,
-                out[batch],
-                block.shape[0],
-                self.n_features,
-                self.n_components,
-                params["n_factors"],
-                params["structure"],
-                mode,
-                single,
-                instruction_set,
-            )
-
-        n_threads = _blas_threads()
-        rows = max(
-            _MIN_CHUNK_ROWS,
-            min(_COMPILED_BLOCK_ROWS, -(-n_samples // (4 * n_threads))),
-        )
-        batches = [
-            slice(start, min(start + rows, n_samples))
-            for start in range(0, n_samples, rows)
-        ]
-        if n_threads == 1 or len(batches) < _MIN_CHUNKS_FOR_THREADS:
-            finite = [work(batch) for batch in batches]
-        else:
-            with ThreadPoolExecutor(min(n_threads, len(batches))) as executor:
-                finite = list(executor.map(work, batches))
-        if self.check_finite_for is not None and not all(finite):
+        if self.check_finite_for is not None and not finite:
             self._raise_non_finite(X)
+
+    def checking_finite(self, name: str | None) -> "MahalanobisKernel":
+        """This kernel, checking X for NaN and infinity on behalf of ``name``.
+
+        A shallow copy (the parameters are shared) unless ``name`` is already
+        this kernel's ``check_finite_for``.
+        """
+        if name == self.check_finite_for:
+            return self
+        kernel = copy.copy(self)
+        kernel.check_finite_for = name
+        return kernel
 
     def _raise_non_finite(self, X) -> None:
         """Raise scikit-learn's error for the NaN or infinity in X."""
@@ -581,11 +387,7 @@ class MahalanobisKernel:
             out = target
         if choice.compiled:
             self._compiled(
-                X,
-                _MODE_SQUARED,
-                np.zeros(self.n_components),
-                target,
-                choice.instruction_set,
+                X, _MODE_SQUARED, np.zeros(self.n_components), target, choice
             )
             if root:
                 np.sqrt(target, out=out)
@@ -636,7 +438,7 @@ class MahalanobisKernel:
             shape = (X.shape[0], self.n_components) if per_component else X.shape[0]
             out = np.empty(shape, dtype=bool)
             mode = _MODE_WITHIN_EACH if per_component else _MODE_WITHIN
-            self._compiled(X, mode, squared_thresholds, out, choice.instruction_set)
+            self._compiled(X, mode, squared_thresholds, out, choice)
             return out
         column = squared_thresholds[:, np.newaxis]
         if per_component:
@@ -684,13 +486,7 @@ class MahalanobisKernel:
         out = np.empty(X.shape[0], dtype=self.dtype)
         if choice.compiled:
             # the kernel leaves out the components whose scale is not finite
-            self._compiled(
-                X,
-                _MODE_MIN_SCALED,
-                scales.astype(self.dtype),
-                out,
-                choice.instruction_set,
-            )
+            self._compiled(X, _MODE_MIN_SCALED, scales.astype(self.dtype), out, choice)
             return out
         column = scales[active].astype(self.dtype)[:, np.newaxis]
         everything = bool(active.all())

@@ -2,15 +2,16 @@
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.base import BaseEstimator, MetaEstimatorMixin
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_outlier_detector
 from sklearn.utils.validation import check_consistent_length, validate_data
 
-from sklearn_nsigma._compat import _fit_context, _safe_indexing
-from sklearn_nsigma._detector import NSigmaOutlierDetector, _unchanged_on_error
+from sklearn_nsigma._compat import HasMethods, _fit_context, _safe_indexing
+from sklearn_nsigma._detector import NSigmaOutlierDetector
+from sklearn_nsigma._fitting import unchanged_on_error
 
 
 class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
-    """Drop the training rows that lie outside every component's n-sigma ellipsoid.
+    """Drop the training rows that an outlier detector flags.
 
     A sampler with the ``fit_resample`` interface of imbalanced-learn: in an
     :class:`imblearn.pipeline.Pipeline`, the rows it drops are dropped while
@@ -20,106 +21,99 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
     cannot drop rows. imbalanced-learn is not needed to use this class on
     its own.
 
-    The rows are chosen by an :class:`NSigmaOutlierDetector` with the same
-    parameters, fitted on ``X`` alone (``y`` is never given to the mixture):
-    a row is kept when the detector predicts it an inlier.
+    The rows are chosen by a clone of ``detector``, fitted on ``X`` alone
+    (``y`` is never given to it): a row is kept when the detector labels it
+    an inlier (+1). The threshold and the mixture are the detector's
+    parameters: in a search, ``filter__detector__n_sigma`` for a step
+    named ``"filter"``.
 
     Parameters
     ----------
-    estimator : estimator object, default=None
-        The mixture, as in :class:`NSigmaOutlierDetector`.
-
-    n_sigma : float, default=3.0
-        The threshold in sigmas, as in :class:`NSigmaOutlierDetector`: with
-        the default calibration, a row is dropped when it is as unlikely as
-        a 3-sigma deviation in one dimension (0.27 %), in any dimension.
-
-    calibration : {'predictive', 'chi2', 'none'}, default='predictive'
-        What ``n_sigma`` means, as in :class:`NSigmaOutlierDetector`:
-        'none' reads it as the raw Mahalanobis radius.
-
-    coverage : float, default=None
-        The threshold as the probability mass each component's ellipsoid
-        must hold, as in :class:`NSigmaOutlierDetector`.
-
-    contamination : float, default=None
-        The fraction of training rows to drop, in (0, 0.5], as in
-        :class:`NSigmaOutlierDetector`.
-
-    min_weight : float or 'auto', default='auto'
-        Minimum weight of the components that keep rows, as in
-        :class:`NSigmaOutlierDetector`.
-
-    robust : float, default=None
-        Re-estimate each component from its training rows inside this
-        chi-square quantile, as in :class:`NSigmaOutlierDetector`.
-
-    memory : str or object with the joblib.Memory interface, default=None
-        Cache of the fitted mixture, as in :class:`NSigmaOutlierDetector`:
-        with it, a search over the threshold fits the mixture once per
-        split.
-
-    random_state : int, RandomState instance or None, default=None
-        Seed of the default mixture, as in :class:`NSigmaOutlierDetector`.
+    detector : outlier detector, default=None
+        The detector that chooses the rows: an unfitted
+        :class:`NSigmaOutlierDetector`, or any scikit-learn outlier detector
+        (``fit_predict`` returning +1 for inliers and -1 for outliers). It
+        is cloned, and the clone is fitted in :meth:`fit`. If None, a
+        ``NSigmaOutlierDetector()``: its default mixture and calibrated
+        3-sigma threshold.
 
     Attributes
     ----------
-    detector_ : NSigmaOutlierDetector
-        The fitted detector.
+    detector_ : outlier detector
+        The fitted clone of ``detector``.
 
     sample_indices_ : ndarray of int of shape (n_kept,)
         Indices of the rows of the last ``X`` that were kept.
 
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features of the ``X`` given to :term:`fit`.
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
-        has feature names that are all strings.
+        Names of the features of that ``X``, if it has string feature
+        names (a DataFrame); the detector is fitted on its values.
 
     See Also
     --------
-    NSigmaOutlierDetector : The detector that chooses the rows.
+    NSigmaOutlierDetector : The default detector that chooses the rows.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn.mixture import GaussianMixture
-    >>> from sklearn_nsigma import NSigmaOutlierFilter
+    >>> from sklearn_nsigma import NSigmaOutlierDetector, NSigmaOutlierFilter
     >>> rng = np.random.RandomState(0)
     >>> X = np.concatenate([rng.normal(0, 1, (100, 2)), [[10.0, 10.0]]])
     >>> y = np.arange(101)
-    >>> X_kept, y_kept = NSigmaOutlierFilter(
-    ...     GaussianMixture(random_state=0)
-    ... ).fit_resample(X, y)
+    >>> detector = NSigmaOutlierDetector(GaussianMixture(random_state=0))
+    >>> X_kept, y_kept = NSigmaOutlierFilter(detector).fit_resample(X, y)
     >>> X_kept.shape, 100 in y_kept
     ((100, 2), False)
     """
 
-    _parameter_constraints: dict = dict(NSigmaOutlierDetector._parameter_constraints)
+    _parameter_constraints: dict = {
+        "detector": [HasMethods(["fit_predict"]), None],
+    }
 
-    def __init__(
-        self,
-        estimator=None,
-        *,
-        n_sigma=3.0,
-        calibration="predictive",
-        coverage=None,
-        contamination=None,
-        min_weight="auto",
-        robust=None,
-        memory=None,
-        random_state=None,
-    ):
-        self.estimator = estimator
-        self.n_sigma = n_sigma
-        self.calibration = calibration
-        self.coverage = coverage
-        self.contamination = contamination
-        self.min_weight = min_weight
-        self.robust = robust
-        self.memory = memory
-        self.random_state = random_state
+    def __init__(self, detector=None):
+        self.detector = detector
+
+    def set_params(self, **params) -> "NSigmaOutlierFilter":
+        """Set the parameters of this filter and of its detector.
+
+        Parameters
+        ----------
+        **params : dict
+            ``detector``, or ``detector__<name>`` for a parameter of the
+            detector (``detector__n_sigma``, ``detector__estimator``, ...).
+
+        Returns
+        -------
+        self : NSigmaOutlierFilter
+            This filter.
+        """
+        detector_params = NSigmaOutlierDetector().get_params(deep=False)
+        moved = sorted(name for name in params if name in detector_params)
+        if moved:
+            raise ValueError(
+                f"{moved} are parameters of the filter's detector, not of "
+                "NSigmaOutlierFilter: set "
+                f"{', '.join(f'detector__{name}' for name in moved)} (for a "
+                "step named 'filter' of a pipeline, "
+                f"{', '.join(f'filter__detector__{name}' for name in moved)})."
+            )
+        return super().set_params(**params)
+
+    def _resolve_detector(self):
+        if self.detector is None:
+            return NSigmaOutlierDetector()
+        if not is_outlier_detector(self.detector):
+            raise TypeError(
+                "detector must be an outlier detector (such as "
+                "NSigmaOutlierDetector), got "
+                f"{type(self.detector).__name__}. Wrap a Gaussian mixture in "
+                "one: NSigmaOutlierFilter(NSigmaOutlierDetector(mixture))."
+            )
+        return clone(self.detector)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: ArrayLike, y: object = None) -> "NSigmaOutlierFilter":
@@ -128,25 +122,22 @@ class NSigmaOutlierFilter(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training samples, without missing or infinite values.
+            The rows to choose from, without missing or infinite values.
 
         y : Ignored
-            Not used, present for API consistency by convention.
+            Not used: the detector is fitted on ``X`` alone.
 
         Returns
         -------
         self : object
-            The fitted filter.
+            The fitted filter. If anything fails, it is left as it was.
         """
-        # The detector's check, run on this filter's own parameters: its
-        # errors name NSigmaOutlierFilter, whose parameters they are.
-        NSigmaOutlierDetector._check_threshold_params(self)
-        detector = NSigmaOutlierDetector(**self.get_params(deep=False))
-        with _unchanged_on_error(self):
+        detector = self._resolve_detector()
+        with unchanged_on_error(self):
             X = validate_data(self, X, dtype=[np.float64, np.float32])
-            detector.fit(X)
+            labels = detector.fit_predict(X)
             self.detector_ = detector
-            self.sample_indices_ = np.flatnonzero(detector.predict(X) == 1)
+            self.sample_indices_ = np.flatnonzero(np.asarray(labels) == 1)
         return self
 
     def fit_resample(self, X: ArrayLike, y: ArrayLike | None) -> tuple:

@@ -5,8 +5,12 @@ touches the data.
 """
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+from sklearn_nsigma._validation import check_n_sigma
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -89,7 +93,7 @@ class EllipsoidParams:
         Parameters
         ----------
         n_sigma : float, default=1.0
-            Mahalanobis radius of the ellipsoid.
+            Mahalanobis radius of the ellipsoid, positive and finite.
 
         Returns
         -------
@@ -97,6 +101,7 @@ class EllipsoidParams:
             ``points[k, j]`` is the end of the ``j``-th semi-axis of component
             ``k``: a point at Mahalanobis distance ``n_sigma`` from its centre.
         """
+        n_sigma = check_n_sigma(n_sigma)
         offsets = np.swapaxes(self.rotations * self.radii[:, np.newaxis, :], 1, 2)
         return self.centers[:, np.newaxis, :] + n_sigma * offsets
 
@@ -458,3 +463,124 @@ def precisions_cholesky_from_covariances(
             "reg_covar or fix the component."
         )
     return factors
+
+
+# -- What the displays draw: marginal ellipsoids and 3-D meshes -------------------
+def marginal_params(params: EllipsoidParams, features: ArrayLike) -> EllipsoidParams:
+    """Ellipsoids of the marginal distribution of some features.
+
+    The marginal of a Gaussian on a subset of its features is the Gaussian
+    with the sub-vector of the mean and the sub-matrix of the covariance. Its
+    n-sigma ellipse is the shadow (projection) of the n-sigma ellipsoid for
+    the same ``n``: the set of points whose projection lies inside.
+
+    Parameters
+    ----------
+    params : EllipsoidParams
+        Ellipsoids in ``n_features`` dimensions.
+
+    features : sequence of int
+        Indices of the features to keep, in the order wanted.
+
+    Returns
+    -------
+    marginal : EllipsoidParams
+        Ellipsoids in ``len(features)`` dimensions (with ``angles`` when 2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nsigma import ellipsoid_params
+    >>> from sklearn_nsigma._geometry import marginal_params
+    >>> cov = np.array([[[4.0, 0, 0], [0, 9.0, 0], [0, 0, 1.0]]])
+    >>> marginal_params(ellipsoid_params(np.zeros((1, 3)), cov), [0, 2]).radii
+    array([[2., 1.]])
+    """
+    features = np.asarray(features)
+    if (
+        features.ndim != 1
+        or features.dtype.kind not in "iu"
+        or features.size == 0
+        or features.min() < 0
+        or features.max() >= params.n_features
+    ):
+        raise ValueError(
+            f"features must be indices in [0, {params.n_features}), got "
+            f"{features.tolist()!r}."
+        )
+    covariances = params.covariances()[:, features][:, :, features]
+    return ellipsoid_params(params.centers[:, features], covariances, "full")
+
+
+def ellipsoid_mesh(
+    center: ArrayLike,
+    radii: ArrayLike,
+    rotation: ArrayLike,
+    n_sigma: float = 1.0,
+    resolution: int = 24,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Surface mesh of a 3-D n-sigma ellipsoid.
+
+    A latitude/longitude grid on the unit sphere, scaled by
+    ``n_sigma * radii`` along the principal axes, rotated and translated:
+    ``center + rotation @ (n_sigma * radii * u)``. Every mesh point lies at
+    Mahalanobis distance ``n_sigma`` from the centre.
+
+    Parameters
+    ----------
+    center, radii : array-like of shape (3,)
+        Centre of the ellipsoid, and its 1-sigma semi-axes.
+
+    rotation : array-like of shape (3, 3)
+        Rotation whose columns are the principal axes.
+
+    n_sigma : float, default=1.0
+        Mahalanobis radius.
+
+    resolution : int, default=24
+        Number of grid lines in each direction.
+
+    Returns
+    -------
+    x, y, z : ndarray of shape (resolution, resolution)
+        Coordinates, as :meth:`mpl_toolkits.mplot3d.axes3d.Axes3D.plot_surface`
+        takes them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_nsigma._geometry import ellipsoid_mesh
+    >>> x, y, z = ellipsoid_mesh(np.zeros(3), [3.0, 2.0, 1.0], np.eye(3), 2.0)
+    >>> x.shape
+    (24, 24)
+    >>> bool(np.allclose(np.sqrt((x / 3) ** 2 + (y / 2) ** 2 + z**2), 2.0))
+    True
+    """
+    center = np.asarray(center, dtype=np.float64)
+    radii = np.asarray(radii, dtype=np.float64)
+    rotation = np.asarray(rotation, dtype=np.float64)
+    if center.shape != (3,) or radii.shape != (3,) or rotation.shape != (3, 3):
+        raise ValueError(
+            "ellipsoid_mesh needs a 3-D ellipsoid: center and radii of shape (3,) "
+            f"and rotation of shape (3, 3), got {center.shape}, {radii.shape} and "
+            f"{rotation.shape}."
+        )
+    if not isinstance(resolution, Integral) or resolution < 3:
+        raise ValueError(f"resolution must be an int >= 3, got {resolution!r}.")
+    polar, azimuth = np.meshgrid(
+        np.linspace(0, np.pi, resolution),
+        np.linspace(0, 2 * np.pi, resolution),
+        indexing="ij",
+    )
+    sphere = np.stack(
+        [
+            np.sin(polar) * np.cos(azimuth),
+            np.sin(polar) * np.sin(azimuth),
+            np.cos(polar),
+        ]
+    )  # (3, resolution, resolution) unit vectors
+    scaled = (n_sigma * radii)[:, np.newaxis, np.newaxis] * sphere
+    x, y, z = center[:, np.newaxis, np.newaxis] + np.einsum(
+        "ij,jab->iab", rotation, scaled
+    )
+    return x, y, z

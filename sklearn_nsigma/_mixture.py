@@ -4,7 +4,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import chi2
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from sklearn_nsigma._compat import (
     _is_numpy_namespace,
@@ -12,16 +12,23 @@ from sklearn_nsigma._compat import (
     get_namespace_and_device,
     move_to,
 )
-from sklearn_nsigma._dask import is_dask_array, map_row_blocks
+from sklearn_nsigma._dask import is_dask_array, row_wise
 from sklearn_nsigma._dask_fit import fit_predict_dask
 from sklearn_nsigma._distance import MahalanobisKernel, kernel_dtype
 from sklearn_nsigma._em import BayesianEMMixin, GaussianEMMixin
+from sklearn_nsigma._fitted import FittedMixture, to_numpy
 from sklearn_nsigma._geometry import EllipsoidParams, ellipsoid_params
-from sklearn_nsigma._validation import check_n_sigma
+from sklearn_nsigma._validation import check_n_sigma, validate_rows
 
 
-def _to_numpy(array):
-    return move_to(array, xp=np, device="cpu")
+def _no_out(estimator, arguments: dict) -> dict:
+    if arguments["out"] is not None:
+        raise TypeError("out must be None when X is a Dask array.")
+    return arguments
+
+
+def _per_component_columns(estimator, arguments: dict) -> int | None:
+    return estimator.n_components if arguments["per_component"] else None
 
 
 class NSigmaMixtureMixin:
@@ -68,8 +75,8 @@ class NSigmaMixtureMixin:
         """Ellipsoids of the fitted components, in the namespace of means_."""
         xp, _, device = get_namespace_and_device(self.means_)
         params = ellipsoid_params(
-            _to_numpy(self.means_),
-            _to_numpy(self.covariances_),
+            to_numpy(self.means_),
+            to_numpy(self.covariances_),
             self.covariance_type,
         )
         if _is_numpy_namespace(xp):
@@ -83,13 +90,13 @@ class NSigmaMixtureMixin:
         return EllipsoidParams(centers, radii, rotations, angles)
 
     def _distance_kernel(self, X) -> MahalanobisKernel:
-        """The kernel for X from ``_validate_X``: it checks X for NaN and inf."""
-        return MahalanobisKernel(
-            _to_numpy(self.means_),
-            _to_numpy(self.precisions_cholesky_),
-            self.covariance_type,
-            kernel_dtype(X),
-            check_finite_for=type(self).__name__,
+        """The kernel for X from ``_validate_X``: it checks X for NaN and inf.
+
+        Read from the public fitted attributes at every call, which a user
+        may replace.
+        """
+        return FittedMixture.from_estimator(self).kernel(
+            kernel_dtype(X), check_finite_for=type(self).__name__
         )
 
     def _check_namespace(self, X, method: str) -> None:
@@ -97,6 +104,7 @@ class NSigmaMixtureMixin:
         check_is_fitted(self)
         check_same_namespace(X, self, attribute="means_", method=method)
 
+    @row_wise(dtype=int)
     def predict(self, X: ArrayLike) -> np.ndarray:
         self._check_namespace(X, "predict")
         return super().predict(X)
@@ -114,18 +122,25 @@ class NSigmaMixtureMixin:
     score_samples.__doc__ = GaussianMixture.score_samples.__doc__
 
     def _validate_X(self, X, method: str):
-        # NaN and infinity are left to the distance kernel, which finds them
-        # in its own pass over X when it can (X is then read once).
         self._check_namespace(X, method)
-        xp, _, _ = get_namespace_and_device(X)
-        return validate_data(
-            self,
-            X,
-            reset=False,
-            dtype=[xp.float64, xp.float32],
-            ensure_all_finite=False,
-        )
+        return validate_rows(self, X)
 
+    def _within_arguments(self, arguments: dict) -> dict:
+        """``n_sigma`` as one radius per component; ``per_component`` a bool."""
+        per_component = arguments["per_component"]
+        if not isinstance(per_component, (bool, np.bool_)):
+            raise TypeError(
+                f"per_component must be a bool, got {per_component!r} of type "
+                f"{type(per_component).__name__}."
+            )
+        return {
+            "n_sigma": check_n_sigma(
+                arguments["n_sigma"], n_components=self.means_.shape[0]
+            ),
+            "per_component": bool(per_component),
+        }
+
+    @row_wise(n_columns="n_components", prepare=_no_out)
     def mahalanobis(self, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
         """Compute the Mahalanobis distance of each sample to each component.
 
@@ -169,18 +184,12 @@ class NSigmaMixtureMixin:
         >>> gmm.mahalanobis(gmm.means_).round(6)
         array([[0.]])
         """
-        if is_dask_array(X):
-            check_is_fitted(self)
-            if out is not None:
-                raise TypeError("out must be None when X is a Dask array.")
-            return map_row_blocks(
-                self, "mahalanobis", X, n_columns=self.n_components, dtype="float"
-            )
         X = self._validate_X(X, "mahalanobis")
         if out is not None:
             _check_out(out, X, self.means_.shape[0])
         return self._distance_kernel(X).distances(X, out=out)
 
+    @row_wise(n_columns="n_components")
     def tail_probability(self, X: ArrayLike) -> np.ndarray:
         """Chi-square tail probability of each sample under each component.
 
@@ -206,25 +215,26 @@ class NSigmaMixtureMixin:
         --------
         >>> import numpy as np
         >>> from sklearn_nsigma import NSigmaGaussianMixture
-        >>> X = np.random.RandomState(0).normal(size=(500, 1))
-        >>> gmm = NSigmaGaussianMixture(random_state=0).fit(X)
+        >>> gmm = NSigmaGaussianMixture(random_state=0)
+        >>> gmm.fit(np.random.RandomState(0).normal(size=(500, 1)))
+        NSigmaGaussianMixture(random_state=0)
         >>> point = gmm.means_ + 3 * np.sqrt(gmm.covariances_[0, 0])
         >>> gmm.tail_probability(point).round(4)
         array([[0.0027]])
         """
-        if is_dask_array(X):
-            check_is_fitted(self)
-            return map_row_blocks(
-                self, "tail_probability", X, n_columns=self.n_components, dtype="float"
-            )
         X = self._validate_X(X, "tail_probability")
         xp, _, device = get_namespace_and_device(X)
-        squared = _to_numpy(self._distance_kernel(X).squared(X))
+        squared = to_numpy(self._distance_kernel(X).squared(X))
         p_values = chi2.sf(squared, self.means_.shape[1]).astype(squared.dtype)
         if isinstance(X, np.ndarray):
             return p_values
         return move_to(p_values, xp=xp, device=device)
 
+    @row_wise(
+        dtype=bool,
+        n_columns=_per_component_columns,
+        prepare=lambda self, arguments: self._within_arguments(arguments),
+    )
     def predict_within(
         self, X: ArrayLike, n_sigma: float | ArrayLike = 3.0, *, per_component=False
     ) -> np.ndarray:
@@ -261,33 +271,22 @@ class NSigmaMixtureMixin:
         --------
         >>> import numpy as np
         >>> from sklearn_nsigma import NSigmaGaussianMixture
-        >>> X = np.random.RandomState(0).normal(size=(1000, 2))
-        >>> gmm = NSigmaGaussianMixture(random_state=0).fit(X)
+        >>> rng = np.random.RandomState(0)
+        >>> gmm = NSigmaGaussianMixture(random_state=0).fit(rng.normal(size=(1000, 2)))
         >>> gmm.predict_within([[0.5, 0.5], [3.0, 3.0]], n_sigma=2)
         array([ True, False])
         >>> gmm.predict_within([[3.0, 3.0]], n_sigma=[5.0], per_component=True)
         array([[ True]])
         """
         check_is_fitted(self)
-        thresholds = check_n_sigma(n_sigma, self.means_.shape[0])
-        if not isinstance(per_component, (bool, np.bool_)):
-            raise TypeError(
-                f"per_component must be a bool, got {per_component!r} of type "
-                f"{type(per_component).__name__}."
-            )
-        if is_dask_array(X):
-            return map_row_blocks(
-                self,
-                "predict_within",
-                X,
-                n_columns=self.n_components if per_component else None,
-                dtype=bool,
-                n_sigma=thresholds,
-                per_component=per_component,
-            )
+        arguments = self._within_arguments(
+            {"n_sigma": n_sigma, "per_component": per_component}
+        )
         X = self._validate_X(X, "predict_within")
         return self._distance_kernel(X).within(
-            X, np.square(thresholds), per_component=bool(per_component)
+            X,
+            np.square(arguments["n_sigma"]),
+            per_component=arguments["per_component"],
         )
 
 
@@ -402,7 +401,7 @@ class NSigmaBayesianGaussianMixture(
     ``ellipsoid_params_``, computed from ``covariances_`` (the means of the
     variational posterior of the covariances).
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
 
     Parameters
     ----------
@@ -447,10 +446,10 @@ n_features_in_, feature_names_in_
     >>> import numpy as np
     >>> from sklearn_nsigma import NSigmaBayesianGaussianMixture
     >>> rng = np.random.RandomState(0)
-    >>> X = np.concatenate([rng.normal(0, 1, (200, 2)), rng.normal(8, 2, (200, 2))])
-    >>> bgm = NSigmaBayesianGaussianMixture(n_components=4, random_state=0).fit(X)
-    >>> bgm.mahalanobis(X[:3]).shape
-    (3, 4)
-    >>> bgm.predict_within([[0.0, 0.0], [4.0, -6.0]], n_sigma=3)
-    array([ True, False])
+    >>> X = np.r_[rng.normal(0, 1, (200, 2)), rng.normal(8, 2, (200, 2))]
+    >>> bgm = NSigmaBayesianGaussianMixture(n_components=4, random_state=0)
+    >>> bgm.fit(X).weights_.round(2)  # two of the four components are left empty
+    array([0.5, 0.5, 0. , 0. ])
+    >>> bgm.tail_probability([[8.0, 8.0]]).round(2)
+    array([[0.99, 0.  , 0.36, 0.36]])
     """

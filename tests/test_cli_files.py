@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
+from sklearn_nsigma._cli import _table
+
 pytest.importorskip("pandas")
 
 
@@ -114,6 +116,27 @@ def test_compressed_input(cli, tmp_path, monkeypatch, kind):
         assert (tmp_path / "d_nsigma.csv").read_text() == reference
 
 
+@pytest.mark.parametrize("extension", ["gz", "bz2", "xz", "zip"])
+def test_compressed_output(cli, tmp_path, extension):
+    """Check an output named .gz, .bz2, .xz or .zip is the plain output, compressed."""
+    (tmp_path / "d.csv").write_text(table_text(blobs()))
+    status, _, err = cli("d.csv", "-k", "2", "-o", "plain.csv")
+    assert status == 0, err
+    status, _, err = cli("d.csv", "-k", "2", "-o", f"out.csv.{extension}")
+    assert status == 0, err
+    path = tmp_path / f"out.csv.{extension}"
+    if extension == "zip":
+        with zipfile.ZipFile(path) as archive:
+            assert archive.namelist() == ["out.csv"]
+            data = archive.read("out.csv")
+    else:
+        opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[extension]
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    assert data == (tmp_path / "plain.csv").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == sorted(["d.csv", "plain.csv", path.name])
+
+
 def test_latin1_with_encoding(cli, tmp_path):
     """Check --encoding latin-1 reads a latin-1 file; the output is UTF-8."""
     names = ["Zürich" if i % 2 else "Genève" for i in range(120)]
@@ -188,8 +211,27 @@ def test_stray_text_is_reported(cli, tmp_path):
     status, out, err = cli("d.csv", "-k", "2", "-o", "o.csv", "--columns", "x0,m")
     assert status == 1
     assert err.strip() == (
-        "sklearn-nsigma: error: non-numeric value 'oops' in column 'm', line 9"
+        "sklearn-nsigma: error: non-numeric value 'oops' in column 'm', line 9 "
+        "(--exclude 'm' leaves the column out)"
     )
+
+
+def test_text_after_the_probed_rows(cli, tmp_path, monkeypatch):
+    """Check a text cell past the rows that chose the columns names its line."""
+    monkeypatch.setattr(_table, "PROBE_ROWS", 20)
+    X = blobs()
+    late = [f"{v:g}" for v in X[:, 1] * 2]
+    late[50] = "oops"
+    (tmp_path / "d.csv").write_text(table_text(X, extra={"m": late}))
+    status, out, err = cli("d.csv", "-k", "2", "-o", "o.csv")
+    assert status == 1 and out == ""
+    assert err.strip() == (
+        "sklearn-nsigma: error: non-numeric value 'oops' in column 'm', line 52 "
+        "(--exclude 'm' leaves the column out)"
+    )
+    status, out, err = cli("d.csv", "-k", "2", "-o", "o.csv", "--exclude", "m")
+    assert status == 0, err
+    assert "  left out: 'm': --exclude" in out
 
 
 def test_missing_values_error_and_drop(cli, tmp_path):

@@ -49,11 +49,19 @@ def test_fifo_output_is_streamed(cli, tmp_path, data):
 
 
 def test_character_device_output(cli, tmp_path, data):
-    """Check /dev/null stays a character device."""
-    status, out, err = cli(data, "-k", "2", "-o", os.devnull)
+    """Check a character device (a null device made in tmp_path) stays one."""
+    import stat
+
+    device = tmp_path / "null"
+    try:  # the real /dev/null is never used: a broken run could replace it
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except (PermissionError, AttributeError, OSError) as exc:
+        pytest.skip(f"cannot create a character device: {exc}")
+    status, out, err = cli(data, "-k", "2", "-o", "null")
     assert status == 0, err
-    assert not os.path.isfile(os.devnull)
-    assert f"to {os.devnull!r}" in out
+    assert stat.S_ISCHR(os.lstat(device).st_mode)
+    assert "to 'null'" in out
+    assert listing(tmp_path) == ["d.csv", "null"]
 
 
 def test_symlink_output_keeps_the_link(cli, tmp_path, data):
@@ -120,20 +128,76 @@ def test_signal_during_the_rename_is_deferred(cli, tmp_path, data, monkeypatch):
     _send_during(monkeypatch, _output, "_commit", signal.SIGTERM)
     code, _, err = cli(data, "-k", "2", "-o", "out.csv")
     assert code == 143, err
+    assert err == (
+        "sklearn-nsigma: interrupted by SIGTERM; the output was complete and is "
+        "in place\n"
+    )
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 121
     assert listing(tmp_path) == ["d.csv", "out.csv"]
 
 
-def _start(tmp_path, *args):
+def _signal_then(monkeypatch, signum, then):
+    """Send ``signum`` as rows are written; ``then`` gets the exception."""
+    original = _output.RowWriter.lines
+
+    def wrapped(self, block):
+        try:
+            os.kill(os.getpid(), signum)
+        except KeyboardInterrupt as exc:
+            then(exc)
+        return original(self, block)
+
+    monkeypatch.setattr(_output.RowWriter, "lines", wrapped)
+
+
+def _turn_into_value_error(exc):
+    raise ValueError("a buffer format string") from exc
+
+
+@pytest.mark.parametrize("then", [_turn_into_value_error, lambda exc: None])
+def test_signal_that_compiled_code_mishandles(cli, tmp_path, data, monkeypatch, then):
+    """Check a signal turned into another error, or swallowed, still stops the run."""
+    (tmp_path / "out.csv").write_text("earlier\n")
+    _signal_then(monkeypatch, signal.SIGHUP, then)
+    code, _, err = cli(data, "-k", "2", "-o", "out.csv")
+    assert code == 129
+    assert err == "sklearn-nsigma: interrupted by SIGHUP; no output written\n"
+    assert (tmp_path / "out.csv").read_text() == "earlier\n"
+    assert listing(tmp_path) == ["d.csv", "out.csv"]
+
+
+def test_ignored_signal_stays_ignored(cli, tmp_path, data, monkeypatch):
+    """Check a signal ignored at start (nohup's SIGHUP) does not stop the run."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        _send_during(monkeypatch, _output.RowWriter, "lines", signal.SIGHUP)
+        code, _, err = cli(data, "-k", "2", "-o", "out.csv")
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    assert code == 0, err
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 121
+
+
+def _default_signals():
+    # A background job of a shell starts with SIGINT ignored, and the tool
+    # keeps ignored signals ignored: give the child the default handlers.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def _start(tmp_path, *args, code=None):
     env = {**os.environ, "MPLBACKEND": "Agg"}
+    command = ["-m", "sklearn_nsigma"] if code is None else ["-c", code]
     return subprocess.Popen(
-        [sys.executable, "-m", "sklearn_nsigma", *args],
+        [sys.executable, *command, *args],
         cwd=tmp_path,
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
 
 
@@ -156,6 +220,47 @@ def test_signal_subprocess(tmp_path, signum, status):
     assert (tmp_path / "out.csv").read_text() == "earlier\n"
 
 
+# Sends a signal to itself when a module starts to load (NumPy is the first
+# heavy one), then runs the tool as `python -m sklearn_nsigma` would.
+START_UP = """
+import os, runpy, signal, sys
+
+SIGNAL = getattr(signal, sys.argv.pop(1))
+MODULE = sys.argv.pop(1)
+
+class Hook:
+    def find_spec(self, name, path=None, target=None):
+        if name == MODULE:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), SIGNAL)
+
+sys.meta_path.insert(0, Hook())
+sys.argv[0] = "sklearn_nsigma"
+runpy.run_module("sklearn_nsigma", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(
+    "name, status, module",
+    [
+        ("SIGINT", 130, "numpy"),
+        ("SIGTERM", 143, "numpy"),
+        ("SIGHUP", 129, "numpy"),
+        # before the tool's handlers are installed: Python's KeyboardInterrupt
+        ("SIGINT", 130, "sklearn_nsigma._cli._args"),
+    ],
+)
+def test_signal_during_start_up(tmp_path, data, name, status, module):
+    """Check a signal while the modules load: one line, the old output."""
+    (tmp_path / "out.csv").write_text("earlier\n")
+    process = _start(tmp_path, name, module, data, "-o", "out.csv", code=START_UP)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == status, err
+    assert err == f"sklearn-nsigma: interrupted by {name}; no output written\n"
+    assert (tmp_path / "out.csv").read_text() == "earlier\n"
+    assert listing(tmp_path) == ["d.csv", "out.csv"]
+
+
 def test_version_and_help_import_nothing_heavy(tmp_path):
     """Check --version and --help load neither NumPy, scikit-learn nor pandas."""
     code = (
@@ -176,6 +281,40 @@ def test_version_and_help_import_nothing_heavy(tmp_path):
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
     assert "sklearn-nsigma 0.1.0" in result.stdout
     assert "--missing {error,drop}" in result.stdout
+
+
+def _python(tmp_path, code):
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_program_does_not_load_pyarrow(tmp_path, data):
+    """Check the program keeps pyarrow out; main(argv) in a process leaves it be."""
+    program = _python(
+        tmp_path,
+        "import sys\n"
+        "from sklearn_nsigma.__main__ import main\n"
+        "sys.argv = ['sklearn-nsigma', 'd.csv', '-k', '2', '-o', 'a.csv', '-q']\n"
+        "print(main(), 'pyarrow' in sys.modules)\n",
+    )
+    assert program.splitlines()[-1] == "0 False"
+    in_process = _python(
+        tmp_path,
+        "import sys\n"
+        "from sklearn_nsigma.__main__ import main\n"
+        "finders = list(sys.meta_path)\n"
+        "print(main(['d.csv', '-k', '2', '-o', 'b.csv', '-q']), "
+        "sys.meta_path == finders)\n",
+    )
+    assert in_process.splitlines()[-1] == "0 True"
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
 
 
 def test_without_pandas(tmp_path, data):
@@ -246,3 +385,33 @@ def test_figure_frames_the_data(n_features):
             assert others and all(c.get_zorder() > 1 for c in others)
     finally:
         plt.close(figure)
+
+
+def test_progress_after_a_few_seconds(monkeypatch):
+    """Check progress: silent at first, then steps and one share per interval."""
+    import io
+
+    from sklearn_nsigma._cli import _progress
+
+    clock = [100.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: clock[0])
+    stream, silent = io.StringIO(), io.StringIO()
+    progress = _progress.Progress(stream=stream)
+    quiet = _progress.Progress(quiet=True, stream=silent)
+    for p in (progress, quiet):
+        p.step("reading")  # at 0 s: too early
+    clock[0] += _progress.QUIET_SECONDS
+    report = progress.reader(1000, "writing")
+    for done in (100, 200, 300):  # within the first interval: nothing
+        report(done)
+    clock[0] += _progress.INTERVAL_SECONDS
+    report(800)
+    report(900)  # within the same interval as 80 %: nothing
+    progress.step("scoring every row")
+    quiet.step("scoring every row")
+    quiet.reader(1000)(500)
+    assert stream.getvalue().splitlines() == [
+        "sklearn-nsigma: [  8.0 s] writing: 80 % of the input",
+        "sklearn-nsigma: [  8.0 s] scoring every row",
+    ]
+    assert silent.getvalue() == ""

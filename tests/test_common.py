@@ -60,8 +60,10 @@ ESTIMATORS = [
     NSigmaOutlierDetector(GaussianMixture(random_state=0), coverage=0.95),
     NSigmaOutlierDetector(GaussianMixture(random_state=0), contamination=0.1),
     NSigmaOutlierFilter(),
-    NSigmaOutlierFilter(calibration="none"),
-    NSigmaOutlierFilter(GaussianMixture(n_components=2, random_state=0)),
+    NSigmaOutlierFilter(NSigmaOutlierDetector(calibration="none", random_state=0)),
+    NSigmaOutlierFilter(
+        NSigmaOutlierDetector(GaussianMixture(n_components=2, random_state=0))
+    ),
     # A FrozenEstimator is fitted to one number of features, and most checks
     # fit on data of another: it is tested in test_detector.py instead.
 ]

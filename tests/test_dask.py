@@ -156,3 +156,28 @@ def test_blocks_are_scored_without_a_copy(data, monkeypatch, per_component):
     lazy = model.predict_within(X_dask, per_component=per_component)
     lazy.compute(scheduler="synchronous")
     assert len(shares) == len(blocks) and all(shares)
+
+
+def test_mixture_predict_is_lazy_on_dask(client, data):
+    """Check the mixture's predict scores a Dask array block by block."""
+    model, X, X_dask = data
+    lazy = model.predict(X_dask)
+    assert isinstance(lazy, da.Array)
+    assert lazy.chunks[0] == X_dask.chunks[0]
+    assert_array_equal(client.compute(lazy).result(), model.predict(X))
+
+
+@pytest.mark.parametrize("calibration", ["predictive", "none"])
+def test_detector_contamination_on_dask(data, calibration):
+    """Check contamination on a Dask array gives the in-memory threshold."""
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    model, X, X_dask = data
+    params = dict(contamination=0.05, calibration=calibration)
+    lazy = NSigmaOutlierDetector(FrozenEstimator(model), **params).fit(X_dask)
+    eager = NSigmaOutlierDetector(FrozenEstimator(model), **params).fit(X)
+    assert_allclose(lazy.threshold_, eager.threshold_, rtol=1e-12)
+    flagged = (lazy.predict(X_dask) == -1).mean().compute()
+    assert flagged == pytest.approx(0.05, abs=1 / len(X))

@@ -19,6 +19,10 @@ def _gmm(n_components=1):
     return GaussianMixture(n_components=n_components, random_state=0)
 
 
+def _detector(n_components=1, **params):
+    return NSigmaOutlierDetector(_gmm(n_components), **params)
+
+
 def _regression(seed=0, n_samples=300, n_outliers=30):
     """y = X @ w + noise, plus far-away rows whose y is corrupted."""
     rng = np.random.RandomState(seed)
@@ -39,7 +43,7 @@ def _regression(seed=0, n_samples=300, n_outliers=30):
 def test_fit_resample_drops_the_outlier_rows():
     """Check that fit_resample keeps exactly the rows the detector calls inliers."""
     X, y, is_outlier = _regression()
-    X_res, y_res = NSigmaOutlierFilter(_gmm(), robust=0.975).fit_resample(X, y)
+    X_res, y_res = NSigmaOutlierFilter(_detector(robust=0.975)).fit_resample(X, y)
     detector = NSigmaOutlierDetector(_gmm(), robust=0.975).fit(X)
     kept = detector.predict(X) == 1
     assert_array_equal(X_res, X[kept])
@@ -59,7 +63,7 @@ def test_fit_resample_passes_the_threshold_on():
         {"coverage": 0.99},
         {"contamination": 0.2},
     ]:
-        sampler = NSigmaOutlierFilter(_gmm(), **params)
+        sampler = NSigmaOutlierFilter(_detector(**params))
         X_res, _ = sampler.fit_resample(X, y)
         assert sampler.detector_.get_params()["n_sigma"] == params.get("n_sigma", 3.0)
         n_kept.append(len(X_res))
@@ -74,7 +78,7 @@ def test_fit_resample_keeps_pandas_types_and_index():
     index = np.arange(len(X)) * 10
     X_df = pd.DataFrame(X, columns=["a", "b"], index=index)
     y_series = pd.Series(y, index=index, name="target")
-    sampler = NSigmaOutlierFilter(_gmm())
+    sampler = NSigmaOutlierFilter(_detector())
     X_res, y_res = sampler.fit_resample(X_df, y_series)
     assert isinstance(X_res, pd.DataFrame) and isinstance(y_res, pd.Series)
     assert_array_equal(X_res.index, index[sampler.sample_indices_])
@@ -85,7 +89,7 @@ def test_fit_resample_keeps_pandas_types_and_index():
 def test_fit_resample_without_y():
     """Check that y=None gives the kept rows of X and None."""
     X, _, _ = _regression()
-    X_res, y_res = NSigmaOutlierFilter(_gmm()).fit_resample(X, None)
+    X_res, y_res = NSigmaOutlierFilter(_detector()).fit_resample(X, None)
     assert y_res is None
     assert 0 < len(X_res) < len(X)
 
@@ -101,7 +105,9 @@ class RecordingMixture(GaussianMixture):
 def test_y_is_not_given_to_the_mixture():
     """Check that the mixture is fitted on X alone."""
     X, y, _ = _regression()
-    sampler = NSigmaOutlierFilter(RecordingMixture(random_state=0))
+    sampler = NSigmaOutlierFilter(
+        NSigmaOutlierDetector(RecordingMixture(random_state=0))
+    )
     sampler.fit_resample(X, y)
     assert sampler.detector_.estimator_.y_seen_ is None
 
@@ -110,12 +116,14 @@ def test_filter_errors():
     """Check errors on bad parameters, inconsistent lengths and bad X."""
     X, y, _ = _regression()
     with pytest.raises(ValueError, match="'n_sigma' parameter"):
-        NSigmaOutlierFilter(n_sigma=-1.0).fit_resample(X, y)
+        NSigmaOutlierFilter(NSigmaOutlierDetector(n_sigma=-1.0)).fit_resample(X, y)
     with pytest.raises(TypeError, match="'min_weight' parameter"):
-        NSigmaOutlierFilter(min_weight=True).fit_resample(X, y)
+        NSigmaOutlierFilter(NSigmaOutlierDetector(min_weight=True)).fit(X)
+    with pytest.raises(TypeError, match="'detector' parameter"):
+        NSigmaOutlierFilter("detector").fit(X)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
-        NSigmaOutlierFilter(_gmm()).fit_resample(X, y[:-1])
-    sampler = NSigmaOutlierFilter(_gmm()).fit(X)
+        NSigmaOutlierFilter(_detector()).fit_resample(X, y[:-1])
+    sampler = NSigmaOutlierFilter(_detector()).fit(X)
     before = dict(vars(sampler))
     X_nan = X.copy()
     X_nan[0, 0] = np.nan
@@ -158,7 +166,7 @@ def test_imblearn_pipeline_filters_at_fit_only():
     imblearn_pipeline = pytest.importorskip("imblearn.pipeline")
     X, y, is_outlier = _regression()
     pipe = imblearn_pipeline.make_pipeline(
-        NSigmaOutlierFilter(_gmm(), robust=0.975), CountingKNN(n_neighbors=5)
+        NSigmaOutlierFilter(_detector(robust=0.975)), CountingKNN(n_neighbors=5)
     ).fit(X, y)
     sampler, model = pipe[0], pipe[-1]
     assert model.n_fit_rows_ == len(sampler.sample_indices_) < len(X)
@@ -175,7 +183,7 @@ def test_imblearn_pipeline_improves_a_linear_model():
     clean = ~is_outlier
     plain = LinearRegression().fit(X, y)
     filtered = imblearn_pipeline.make_pipeline(
-        NSigmaOutlierFilter(_gmm(), robust=0.975), LinearRegression()
+        NSigmaOutlierFilter(_detector(robust=0.975)), LinearRegression()
     ).fit(X, y)
     assert_allclose(filtered[-1].coef_, [2.0, -1.0], atol=0.05)
     assert filtered.score(X_test[clean], y_test[clean]) > 0.99
@@ -190,29 +198,87 @@ def test_grid_search_over_the_filter_n_sigma(tmp_path, use_memory):
     memory = str(tmp_path) if use_memory else None
     pipe = imblearn_pipeline.Pipeline(
         [
-            ("filter", NSigmaOutlierFilter(_gmm(), memory=memory)),
+            ("filter", NSigmaOutlierFilter(_detector(memory=memory))),
             ("model", LinearRegression()),
         ]
     )
     grid = [1.0, 2.0, 3.0, 5.0, 20.0]
     search = GridSearchCV(
         pipe,
-        {"filter__n_sigma": grid},
+        {"filter__detector__n_sigma": grid},
         cv=KFold(3, shuffle=True, random_state=0),
         scoring="neg_median_absolute_error",
     ).fit(X, y)
     scores = search.cv_results_["mean_test_score"]
     # n_sigma = 20 keeps the corrupted rows, and the fit suffers for it.
     assert scores[-1] < scores.max() - 0.5
-    assert search.best_params_["filter__n_sigma"] in (1.0, 2.0, 3.0)
+    assert search.best_params_["filter__detector__n_sigma"] in (1.0, 2.0, 3.0)
     best = search.best_estimator_
     assert len(best[0].sample_indices_) < len(X)
     assert_allclose(best[-1].coef_, [2.0, -1.0], atol=0.05)
 
 
 def test_clone_keeps_parameters():
-    """Check that the filter clones with its parameters."""
-    sampler = NSigmaOutlierFilter(_gmm(3), n_sigma=2.0, min_weight=0.1)
+    """Check that the filter clones with its detector's parameters."""
+    sampler = NSigmaOutlierFilter(_detector(3, n_sigma=2.0, min_weight=0.1))
     params = clone(sampler).get_params()
-    assert params["n_sigma"] == 2.0 and params["min_weight"] == 0.1
-    assert params["estimator"].n_components == 3
+    assert params["detector__n_sigma"] == 2.0
+    assert params["detector__min_weight"] == 0.1
+    assert params["detector__estimator"].n_components == 3
+
+
+def test_detector_is_cloned_not_modified():
+    """Check that the detector passed in stays unfitted; its clone is fitted."""
+    X, y, _ = _regression()
+    detector = _detector()
+    sampler = NSigmaOutlierFilter(detector).fit(X)
+    assert not hasattr(detector, "threshold_")
+    assert sampler.detector_ is not detector
+    assert sampler.detector_.threshold_ == 3.0
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_sigma": 2.0}, r"\['n_sigma'\].*set detector__n_sigma"),
+        ({"estimator": None, "memory": None}, "filter__detector__estimator"),
+    ],
+)
+def test_the_detector_parameters_are_not_the_filter_s(params, match):
+    """Check setting a detector parameter on the filter names its new path."""
+    with pytest.raises(ValueError, match=match):
+        NSigmaOutlierFilter().set_params(**params)
+    with pytest.raises(TypeError, match="unexpected keyword argument"):
+        NSigmaOutlierFilter(**params)
+
+
+def test_grid_search_old_parameter_path_is_refused():
+    """Check a search over filter__n_sigma fails, naming filter__detector__n_sigma."""
+    imblearn_pipeline = pytest.importorskip("imblearn.pipeline")
+    X, y, _ = _regression()
+    pipe = imblearn_pipeline.Pipeline(
+        [("filter", NSigmaOutlierFilter()), ("model", LinearRegression())]
+    )
+    search = GridSearchCV(pipe, {"filter__n_sigma": [2.0]}, cv=2, error_score="raise")
+    with pytest.raises(ValueError, match="filter__detector__n_sigma"):
+        search.fit(X, y)
+
+
+def test_mixture_as_detector_gets_a_hint():
+    """Check that a Gaussian mixture in place of a detector is refused clearly."""
+    X, _, _ = _regression()
+    with pytest.raises(TypeError, match=r"NSigmaOutlierFilter\(NSigmaOutlierDetector"):
+        NSigmaOutlierFilter(_gmm()).fit(X)
+
+
+def test_any_outlier_detector_chooses_the_rows():
+    """Check another scikit-learn outlier detector drops the rows it flags."""
+    from sklearn.neighbors import LocalOutlierFactor
+
+    X, y, _ = _regression()
+    lof = LocalOutlierFactor(n_neighbors=20, contamination=0.1)
+    X_res, y_res = NSigmaOutlierFilter(lof).fit_resample(X, y)
+    kept = LocalOutlierFactor(n_neighbors=20, contamination=0.1).fit_predict(X) == 1
+    assert_array_equal(X_res, X[kept])
+    assert_array_equal(y_res, y[kept])
+    assert len(X_res) == len(X) - int(0.1 * len(X))

@@ -231,6 +231,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from threadpoolctl import threadpool_limits
 
 import sklearn_nsigma._distance as distance
+import sklearn_nsigma._kernel_backend as backend
 from sklearn_nsigma._distance import MahalanobisKernel
 
 rng = np.random.RandomState(0)
@@ -248,7 +249,8 @@ def recording_executor(max_workers):
     return real_executor(max_workers)
 
 
-distance.ThreadPoolExecutor = recording_executor
+# the NumPy kernel's threads, and the compiled kernel's
+distance.ThreadPoolExecutor = backend.ThreadPoolExecutor = recording_executor
 with threadpool_limits(limits=1, user_api="blas"):
     one_thread = kernel.squared(X)
     one_within = kernel.within(X, np.full(4, 4.0))
@@ -332,3 +334,13 @@ def test_ellipsoid_params_refuses_inconsistent_input(
     """Check shapes, finiteness and negative variances are refused clearly."""
     with pytest.raises(ValueError, match=match):
         ellipsoid_params(means, covariances, covariance_type)
+
+
+@pytest.mark.parametrize(
+    "n_sigma, error", [(0.0, ValueError), (np.inf, ValueError), (True, TypeError)]
+)
+def test_axis_points_refuse_a_bad_n_sigma(n_sigma, error):
+    """Check axis_points validates n_sigma like every other n_sigma."""
+    params = ellipsoid_params(np.zeros((1, 2)), np.eye(2)[np.newaxis], "full")
+    with pytest.raises(error, match="n_sigma must be a positive finite number"):
+        params.axis_points(n_sigma)

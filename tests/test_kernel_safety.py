@@ -14,6 +14,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import sklearn_nsigma._distance as distance
+import sklearn_nsigma._kernel_backend as backend
 from sklearn_nsigma import NSigmaGaussianMixture
 from sklearn_nsigma._distance import MahalanobisKernel, use_compiled_kernel
 
@@ -171,7 +172,7 @@ def test_out_partially_overlapping_x(
     chunks and blocks put many chunk boundaries in 500 rows.
     """
     monkeypatch.setattr(distance, "_CHUNK_BYTES", 1 << 12)
-    monkeypatch.setattr(distance, "_COMPILED_BLOCK_ROWS", 64)
+    monkeypatch.setattr(backend, "_COMPILED_BLOCK_ROWS", 64)
     model, rng = model_2d, np.random.RandomState(0)
     n = 500
     memory = (3 * rng.normal(size=(n + abs(shift)) * 2)).astype(dtype)
@@ -193,7 +194,7 @@ def test_out_partially_overlapping_x(
 def test_out_aliasing_x(monkeypatch, model_3d, implementation, layout):
     """Check ``out`` that is X itself, or X's memory in another layout."""
     monkeypatch.setattr(distance, "_CHUNK_BYTES", 1 << 12)
-    monkeypatch.setattr(distance, "_COMPILED_BLOCK_ROWS", 64)
+    monkeypatch.setattr(backend, "_COMPILED_BLOCK_ROWS", 64)
     model, rng = model_3d, np.random.RandomState(1)
     X = 3 * rng.normal(size=(501, 3))
     expected = model.mahalanobis(X)
@@ -351,12 +352,12 @@ def test_compiled_entry_point_refuses_sizes_that_overflow():
 def test_check_compiled_sizes_in_python():
     """Check the Python side refuses the same sizes before calling the kernel."""
     with pytest.raises(ValueError, match=r"n_samples=2305843009213693952.*\['X'"):
-        distance._check_compiled_sizes(2**61, 3, 1, 1, 8)
+        backend._check_compiled_sizes(2**61, 3, 1, 1, 8)
     with pytest.raises(ValueError, match=r"\['bias', 'out'\]"):
-        distance._check_compiled_sizes(10, 3, 2**62, 1, 4)
+        backend._check_compiled_sizes(10, 3, 2**62, 1, 4)
     with pytest.raises(ValueError, match=r"\['factors', 'scratch'\]"):
-        distance._check_compiled_sizes(0, 2**59, 1, 1, 8)
-    distance._check_compiled_sizes(2**40, 64, 20, 20, 8)  # large but fine
+        backend._check_compiled_sizes(0, 2**59, 1, 1, 8)
+    backend._check_compiled_sizes(2**40, 64, 20, 20, 8)  # large but fine
 
 
 @requires_compiled

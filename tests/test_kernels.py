@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import sklearn_nsigma._distance as distance
+import sklearn_nsigma._kernel_backend as backend
 from sklearn_nsigma import NSigmaGaussianMixture
 from sklearn_nsigma._distance import MahalanobisKernel, use_compiled_kernel
 
@@ -297,7 +298,7 @@ def test_compiled_kernel_threads_agree(monkeypatch):
     means, factors, _ = random_model(rng, 4, 6, "full")
     kernel = MahalanobisKernel(means, factors, "full", "float64")
     X = rng.normal(size=(5003, 6)) * 3
-    monkeypatch.setattr(distance, "_COMPILED_BLOCK_ROWS", 64)  # many blocks
+    monkeypatch.setattr(backend, "_COMPILED_BLOCK_ROWS", 64)  # many blocks
     with use_compiled_kernel(True):
         with threadpool_limits(limits=1, user_api="blas"):
             one = kernel.squared(X)
@@ -385,7 +386,7 @@ def test_use_compiled_kernel_restores_the_choice():
 
 def test_use_compiled_kernel_without_the_extension(monkeypatch):
     """Check a clear error when the extension is not built."""
-    monkeypatch.setattr(distance, "_ckernel", None)
+    monkeypatch.setattr(backend, "_ckernel", None)
     with pytest.raises(RuntimeError, match="not built"):
         with use_compiled_kernel(True):
             pass

@@ -18,7 +18,9 @@ from sklearn_nsigma import (
     NSigmaOutlierDetector,
     PairwiseEllipseDisplay,
 )
-from sklearn_nsigma._plot_geometry import coverage_curves, marginal_params
+from sklearn_nsigma._coverage import coverage_curves
+from sklearn_nsigma._geometry import marginal_params
+from sklearn_nsigma._plot._mixture import mixture_ellipsoids
 
 
 def _rotated_blobs(n_features, seed=0):
@@ -380,3 +382,132 @@ def test_coverage_display_defaults_and_detector(pyplot, X5):
     assert all(line.get_linewidth() == 3 for line in display.lines_)
     with pytest.raises(ValueError, match="needs the samples X"):
         CoverageDisplay.from_estimator(detector, None)
+
+
+# -- Framing, legends, labels and min_weight, shared by the displays -----------------
+@pytest.fixture(scope="module")
+def wine_detector():
+    """The standardised wine data (13 features) and a default detector."""
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_wine().data)
+    return NSigmaOutlierDetector().fit(X), X
+
+
+def _inside_limits(values, limits):
+    low, high = limits
+    span = values.max() - values.min()
+    return low >= values.min() - 0.1 * span and high <= values.max() + 0.1 * span
+
+
+def test_pairwise_display_frames_the_data_not_the_ellipses(pyplot, wine_detector):
+    """Check each panel frames the points, though the threshold's marginal
+    ellipses of 13-D components reach far beyond them."""
+    detector, X = wine_detector
+    display = PairwiseEllipseDisplay.from_estimator(detector, X, features=[0, 1, 2])
+    for (row, col), panel in np.ndenumerate(display.displays_):
+        if panel is None:
+            continue
+        i, j = col, row + 1
+        assert _inside_limits(X[:, i], panel.ax_.get_xlim())
+        assert _inside_limits(X[:, j], panel.ax_.get_ylim())
+        assert panel.ax_.get_xlim()[0] <= X[:, i].min()
+        assert panel.ax_.get_ylim()[1] >= X[:, j].max()
+        widest = max(e.width for e in panel.ellipses_.flat)
+        assert widest > np.ptp(panel.ax_.get_xlim())  # what used to set the view
+
+
+def test_ellipsoid_display_frames_the_data_and_shows_points(pyplot, wine_detector):
+    """Check the 3-D view frames the points, drawn above the shells."""
+    detector, X = wine_detector
+    display = EllipsoidDisplay.from_estimator(detector, X, features=(0, 1, 2))
+    ax = display.ax_
+    for axis, limits in enumerate((ax.get_xlim(), ax.get_ylim(), ax.get_zlim())):
+        assert _inside_limits(X[:, axis], limits)
+    assert ax.computed_zorder is False  # drawn by zorder, not depth
+    shells = display.ellipsoids_.ravel()
+    assert display.scatter_.get_zorder() > max(s.get_zorder() for s in shells)
+    assert display.centers_.get_zorder() > display.scatter_.get_zorder()
+    assert max(s.get_alpha() for s in shells) <= 0.2
+
+
+def test_legends_do_not_cover_the_ellipses(pyplot, X2, gmm2, X5, gmm5):
+    """Check the 2-D and 3-D legends stand beside the axes, and the pairwise
+    legend in the grid's empty corner."""
+    display = EllipseDisplay.from_estimator(gmm2, X2)
+    display.figure_.canvas.draw()
+    legend_box = display.legend_.get_window_extent()
+    assert legend_box.x0 >= display.ax_.get_window_extent().x1
+    grid = PairwiseEllipseDisplay.from_estimator(gmm5, X5)
+    assert grid.legend_.axes is grid.axes_[0, -1]
+    assert not grid.axes_[0, -1].axison  # an empty panel
+    two = PairwiseEllipseDisplay.from_estimator(gmm2, X2)
+    two.figure_.canvas.draw()
+    assert two.legend_.get_window_extent().x0 >= two.axes_[0, 0].get_window_extent().x1
+
+
+def test_displays_take_axis_labels(pyplot, X3, gmm3, X5, gmm5):
+    """Check xlabel/ylabel/zlabel, feature_names and the coverage labels."""
+    ellipsoid = EllipsoidDisplay.from_estimator(
+        gmm3, X3, xlabel="a", ylabel="b", zlabel="c"
+    )
+    ax = ellipsoid.ax_
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()) == ("a", "b", "c")
+    grid = PairwiseEllipseDisplay.from_estimator(
+        gmm5, X5, features=[4, 0, 2], feature_names=["x4", "x0", "x2"]
+    )
+    assert grid.axes_[1, 0].get_xlabel() == "x4"
+    assert grid.axes_[1, 1].get_xlabel() == "x0"
+    assert grid.axes_[1, 0].get_ylabel() == "x2"
+    with pytest.raises(ValueError, match="feature_names must name the 3 features"):
+        PairwiseEllipseDisplay.from_estimator(
+            gmm5, X5, features=[4, 0, 2], feature_names=["x4"]
+        )
+    coverage = CoverageDisplay.from_estimator(gmm3, X3, xlabel="radius", ylabel="share")
+    assert coverage.ax_.get_xlabel() == "radius"
+    assert coverage.ax_.get_ylabel() == "share"
+    default = CoverageDisplay.from_estimator(gmm3, X3)
+    assert default.ax_.get_xlabel() == "n (Mahalanobis radius, sigmas)"
+
+
+def test_display_min_weight_auto_is_the_detectors_rule(pyplot, X2):
+    """Check min_weight='auto': the detector's components for a detector,
+    max(0.05, 2 / len(X)) for a mixture."""
+    mixture = GaussianMixture(n_components=3, random_state=0).fit(X2)
+    mixture.weights_ = np.array([0.04, 0.06, 0.9])
+    assert_array_equal(EllipseDisplay.from_estimator(mixture, X2).components, [1, 2])
+    few = X2[:25]  # 2 / 25 = 0.08: the 0.06 component holds fewer than 2 rows
+    assert_array_equal(EllipseDisplay.from_estimator(mixture, few).components, [2])
+    assert_array_equal(EllipseDisplay.from_estimator(mixture).components, [1, 2])
+    detector = NSigmaOutlierDetector(
+        BayesianGaussianMixture(n_components=5, max_iter=500, random_state=0),
+        min_weight=0.2,
+    ).fit(X2)
+    shown = CoverageDisplay.from_estimator(detector, X2).components
+    assert_array_equal(shown, np.flatnonzero(detector.eligible_components_))
+    assert (detector.estimator_.weights_[shown] >= 0.2).all()
+    with pytest.raises(ValueError, match="min_weight must be"):
+        EllipseDisplay.from_estimator(mixture, X2, min_weight="half")
+
+
+def test_pairwise_display_decomposes_only_2x2_covariances(pyplot, X5, monkeypatch):
+    """Check the pairwise grid takes each panel's ellipses from the 2x2
+    sub-covariances, without decomposing the full covariances."""
+    mixture = GaussianMixture(n_components=2, random_state=0).fit(X5)
+    sizes = []
+    eigh = np.linalg.eigh
+
+    def counting_eigh(a, *args, **kwargs):
+        sizes.append(np.shape(a)[-1])
+        return eigh(a, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "eigh", counting_eigh)
+    display = PairwiseEllipseDisplay.from_estimator(mixture, X5, n_sigma=2)
+    assert sizes and set(sizes) == {2}  # one 2x2 stack per panel, nothing else
+    assert len(sizes) == 10  # 5 features: 10 panels
+    monkeypatch.setattr(np.linalg, "eigh", eigh)
+    expected = marginal_params(mixture_ellipsoids(mixture), [1, 3])
+    panel = display.displays_[2, 1]  # feature 1 (x) against feature 3 (y)
+    assert_allclose(panel.radii, expected.radii)
+    assert_allclose(panel.angles, expected.angles)

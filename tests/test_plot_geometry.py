@@ -1,4 +1,8 @@
-"""The arrays behind the displays: no matplotlib needed."""
+"""The arrays behind the displays: no matplotlib needed.
+
+Geometry from ``_geometry`` and ``_coverage``, and what the plot package
+reads from a fitted mixture (``_plot._mixture``, on ``_fitted``).
+"""
 
 import subprocess
 import sys
@@ -15,19 +19,18 @@ from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
-from sklearn_nsigma import NSigmaGaussianMixture, ellipsoid_params
-from sklearn_nsigma._plot_geometry import (
-    check_n_sigma_levels,
-    coverage_curves,
+from sklearn_nsigma import NSigmaGaussianMixture, ellipsoid_params, sigma_to_coverage
+from sklearn_nsigma._coverage import coverage_curves
+from sklearn_nsigma._geometry import ellipsoid_mesh, marginal_params
+from sklearn_nsigma._plot._ellipse import ellipse_patch_params
+from sklearn_nsigma._plot._mixture import (
+    display_min_weight,
     drawn_components,
-    ellipse_patch_params,
-    ellipsoid_mesh,
-    expected_coverage,
+    drawn_covariances,
+    drawn_ellipsoids,
     fitted_mixture,
     mahalanobis_distances,
-    marginal_params,
     mixture_ellipsoids,
-    visible_components,
 )
 
 COVARIANCE_TYPE = ["full", "tied", "diag", "spherical"]
@@ -91,13 +94,6 @@ def test_ellipse_patch_params_rejects_other_dimensions():
     """Check that 3-D radii are refused with a clear message."""
     with pytest.raises(ValueError, match=r"radii of shape \(n_components, 2\)"):
         ellipse_patch_params(np.ones((1, 3)), np.zeros(1), 1.0)
-
-
-@pytest.mark.parametrize("n_sigma", [0, -1, np.inf, np.nan, [], "2", [[1, 2]]])
-def test_check_n_sigma_levels_rejects_bad_levels(n_sigma):
-    """Check that non-positive, non-finite, empty or non-numeric levels raise."""
-    with pytest.raises(ValueError, match="n_sigma"):
-        check_n_sigma_levels(n_sigma)
 
 
 @settings(max_examples=40, deadline=None)
@@ -205,7 +201,7 @@ def test_coverage_curves_follow_chi_square_for_a_gaussian():
     gmm = NSigmaGaussianMixture(random_state=0).fit(X)
     levels = np.array([1.0, 2.0, 3.0])
     observed, _ = coverage_curves(gmm.mahalanobis(X), gmm.predict_proba(X), levels)
-    expected = expected_coverage(levels, d)
+    expected = sigma_to_coverage(levels, d)
     assert_allclose(expected, chi2.cdf(levels**2, d))
     # Binomial 99.9 % band, widened a little for the fitted parameters.
     low = binom.ppf(0.0005, n_samples, expected) / n_samples - 0.01
@@ -220,25 +216,64 @@ def test_coverage_curves_reveal_a_missing_component():
     gmm = NSigmaGaussianMixture(n_components=1, random_state=0).fit(X)
     levels = np.array([0.5, 1.0])
     observed, _ = coverage_curves(gmm.mahalanobis(X), gmm.predict_proba(X), levels)
-    expected = expected_coverage(levels, 2)
+    expected = sigma_to_coverage(levels, 2)
     # The centre of the single ellipse lies between the clusters: empty.
     assert observed[0, 0] == 0 and expected[0] > 0.1
     assert observed[0, 1] < expected[1] - 0.1
 
 
-def test_visible_components_and_detector_eligibility(blobs):
-    """Check min_weight hiding and the detector's eligible components."""
-    assert_array_equal(visible_components([0.6, 0.005, 0.395], 0.01), [0, 2])
-    assert_array_equal(visible_components([0.6, 0.005, 0.395], 0.0), [0, 1, 2])
-    with pytest.raises(ValueError, match="min_weight"):
-        visible_components([1.0], 2.0)
+def test_display_min_weight_and_detector_eligibility(blobs):
+    """Check min_weight hiding, what 'auto' means for a display, and the
+    detector's eligible components."""
+    assert display_min_weight("auto", None, None) == 0.05
+    assert display_min_weight("auto", None, 20) == 0.1
+    assert display_min_weight(0.3, None, 20) == 0.3
 
     class Detector:
         eligible_components_ = np.array([True, False, True])
+        min_weight_ = 0.25
+
+    assert display_min_weight("auto", Detector(), 20) == 0.25
+    with pytest.raises(ValueError, match="min_weight must be .* or 'auto'"):
+        display_min_weight("half", None, 20)
 
     mixture = GaussianMixture(n_components=3, random_state=0).fit(blobs)
     assert_array_equal(drawn_components(mixture, None, 0.0), [0, 1, 2])
     assert_array_equal(drawn_components(mixture, Detector(), 0.0), [0, 2])
+    with pytest.raises(ValueError, match="min_weight must be a number"):
+        drawn_components(mixture, None, 2.0)
+    # 'auto' without a detector: max(0.05, 2 / n_samples)
+    mixture.weights_ = np.array([0.04, 0.06, 0.9])
+    assert_array_equal(drawn_components(mixture, None, "auto"), [1, 2])
+    assert_array_equal(drawn_components(mixture, None, "auto", 20), [2])
+    assert_array_equal(drawn_components(mixture, None, "auto", 1000), [1, 2])
+
+
+def test_auto_min_weight_matches_the_detector():
+    """Check a display's 'auto' for a mixture is the detector's rule."""
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    X = np.random.RandomState(0).normal(size=(30, 2))
+    detector = NSigmaOutlierDetector(GaussianMixture(2, random_state=0)).fit(X)
+    assert detector.min_weight_ == display_min_weight("auto", None, 30)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
+def test_drawn_covariances_match_the_ellipsoids(blobs, covariance_type):
+    """Check the covariances drawn pairwise are those of the drawn ellipsoids,
+    scaled for a calibrated detector."""
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    gmm = GaussianMixture(
+        n_components=2, covariance_type=covariance_type, random_state=0
+    ).fit(blobs)
+    assert_allclose(drawn_covariances(gmm, None), mixture_ellipsoids(gmm).covariances())
+    detector = NSigmaOutlierDetector(FrozenEstimator(gmm)).fit(blobs)
+    assert not np.allclose(detector.radii_, detector.threshold_)
+    assert_allclose(
+        drawn_covariances(gmm, detector),
+        drawn_ellipsoids(gmm, detector).covariances(),
+    )
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)

@@ -220,13 +220,14 @@ def test_outlier_scorer_refuses_y_of_another_length(detector_and_data, metric):
 
 
 @pytest.mark.parametrize("parameter", ["n_sigma", "coverage", "contamination"])
-def test_filter_bool_threshold_names_the_filter(parameter):
-    """Check NSigmaOutlierFilter(n_sigma=True) names NSigmaOutlierFilter."""
-    from sklearn_nsigma import NSigmaOutlierFilter
+def test_filter_bool_threshold_names_the_parameter(parameter):
+    """Check a bool threshold of the filter's detector is refused, named."""
+    from sklearn_nsigma import NSigmaOutlierDetector, NSigmaOutlierFilter
 
     X = np.random.RandomState(0).normal(size=(50, 2))
-    match = f"'{parameter}' parameter of NSigmaOutlierFilter must"
+    match = f"'{parameter}' parameter of NSigmaOutlierDetector must"
+    sampler = NSigmaOutlierFilter(NSigmaOutlierDetector(**{parameter: True}))
     with pytest.raises((TypeError, ValueError), match=match):
-        NSigmaOutlierFilter(**{parameter: True}).fit(X)
+        sampler.fit(X)
     with pytest.raises((TypeError, ValueError), match=match):
-        NSigmaOutlierFilter(**{parameter: True}).fit_resample(X, np.ones(50))
+        sampler.fit_resample(X, np.ones(50))

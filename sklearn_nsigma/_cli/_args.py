@@ -101,8 +101,8 @@ def _encoding(text: str) -> str:
     return "utf-8-sig" if name == "utf-8" else name
 
 
-def _add_input_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def _add_input_options(group) -> None:
+    group.add_argument(
         "input",
         nargs="?",
         metavar="INPUT",
@@ -110,16 +110,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         ".zip; recognised by content); '-' reads standard input. Omit it to "
         "run the demo on the iris dataset.",
     )
-    parser.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="output CSV file ('-' for standard output; a FIFO or device is "
-        "written directly, a symbolic link's target is replaced). Default: "
-        "INPUT_nsigma.csv next to the input; the demo writes no CSV unless "
-        "asked.",
-    )
-    parser.add_argument(
+    group.add_argument(
         "-c",
         "--columns",
         metavar="NAMES",
@@ -127,12 +118,12 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         "less those that look like identifiers or labels (the summary lists "
         "every column left out, and why).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--exclude",
         metavar="NAMES",
         help="comma-separated columns never used as features.",
     )
-    parser.add_argument(
+    group.add_argument(
         "--delimiter",
         type=_delimiter,
         default=None,
@@ -140,13 +131,13 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         help="field delimiter of the input and output, e.g. ';' or '\\t'. "
         "Default: guessed among comma, semicolon, tab and pipe.",
     )
-    parser.add_argument(
+    group.add_argument(
         "--decimal",
         choices=(".", ","),
         default=".",
         help="decimal separator of the input's numbers (default: '.').",
     )
-    parser.add_argument(
+    group.add_argument(
         "--encoding",
         type=_encoding,
         default="utf-8-sig",
@@ -154,7 +145,7 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
         help="text encoding of the input, e.g. latin-1 (default: utf-8). The "
         "output is UTF-8.",
     )
-    parser.add_argument(
+    group.add_argument(
         "--missing",
         choices=("error", "drop"),
         default="error",
@@ -164,8 +155,8 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def _add_model_options(group) -> None:
+    group.add_argument(
         "-k",
         "--n-components",
         type=_n_components,
@@ -175,21 +166,21 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "from 1 to --max-components, never more than the rows support. "
         "Default: auto (3 for the demo).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--max-components",
         type=_positive_int,
         default=10,
         metavar="K",
         help="largest number of components tried by 'auto' (default: 10).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--covariance-type",
         choices=("full", "tied", "diag", "spherical"),
         default="full",
         help="covariance type of the components (default: full; a cheaper "
         "one is used, and said, when the rows are too few for it).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--sample-rows",
         type=_non_negative_int,
         default=DEFAULT_SAMPLE_ROWS,
@@ -198,14 +189,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "every row is scored (default: "
         f"{DEFAULT_SAMPLE_ROWS}; 0 fits on every row).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--n-init",
         type=_positive_int,
         default=1,
         metavar="N",
         help="initialisations of each mixture fit (default: 1).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--random-state",
         type=int,
         default=0,
@@ -214,8 +205,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
-    threshold = parser.add_mutually_exclusive_group()
+def _add_threshold_options(group) -> None:
+    threshold = group.add_mutually_exclusive_group()
     threshold.add_argument(
         "-n",
         "--n-sigma",
@@ -242,7 +233,7 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
         help="flag the fraction F of the rows farthest from their nearest "
         "component, in (0, 0.5].",
     )
-    parser.add_argument(
+    group.add_argument(
         "--calibration",
         choices=("predictive", "chi2", "none"),
         default="predictive",
@@ -252,7 +243,7 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
         "the components being estimated from a finite sample. 'none': the raw "
         "Mahalanobis radius (N=3 holds only 46.8 %% of a 10-D Gaussian).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--min-weight",
         type=_unit_float,
         default=None,
@@ -263,32 +254,42 @@ def _add_threshold_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def _add_output_options(group) -> None:
+    group.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="output CSV file ('-' for standard output; a FIFO or device is "
+        "written directly, a symbolic link's target is replaced; .gz, .bz2, "
+        ".xz and .zip names are compressed). Default: "
+        "INPUT_nsigma.csv next to the input; the demo writes no CSV unless "
+        "asked.",
+    )
+    group.add_argument(
         "--keep",
         choices=("all", "inliers", "outliers"),
         default="all",
         help="rows written to the output (default: all).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--plot",
         metavar="FILE.png",
         help="write a figure of the ellipses (2 features), ellipsoids (3) or "
         "pairwise marginal ellipses (more), with the coverage diagnostic. "
         "Needs matplotlib: pip install 'sklearn-nsigma[plot]'.",
     )
-    parser.add_argument(
+    group.add_argument(
         "--no-plot",
         action="store_true",
         help=f"do not write the demo figure ({DEFAULT_DEMO_PLOT}).",
     )
-    parser.add_argument(
+    group.add_argument(
         "--report",
         action="store_true",
         help="also print each component's ellipsoid and the coverage table "
         "(always printed by the demo).",
     )
-    verbosity = parser.add_mutually_exclusive_group()
+    verbosity = group.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-q",
         "--quiet",
@@ -331,8 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
             "interquartile range) first, so units do not matter. The output "
             "has the input rows plus the columns component (nearest, by "
             "Mahalanobis distance), mahalanobis (the distance to it, in the "
-            "model's sigmas), tail_probability (chi2.sf(distance**2, "
-            "n_features)) and inlier (true/false); input columns with these "
+            "model's sigmas), tail_probability (how likely a row farther out "
+            "is, in the unit of --calibration) and inlier (true/false); input "
+            "columns with these "
             "names are replaced. Without INPUT, runs on the built-in iris "
             f"dataset, prints each component's ellipsoid and writes a figure "
             f"to {DEFAULT_DEMO_PLOT}. Reading a CSV file needs pandas: "
@@ -343,13 +345,17 @@ def build_parser() -> argparse.ArgumentParser:
             "malformed file, non-numeric or missing values in a feature "
             "column, unknown columns, too few rows, an output that cannot be "
             "written), 2 on bad usage, 129/130/143 when stopped by SIGHUP, "
-            "SIGINT or SIGTERM (the output is then left as it was)."
+            "SIGINT or SIGTERM (the output is then the old one, or the complete "
+            "new one)."
         ),
     )
-    _add_input_options(parser)
-    _add_model_options(parser)
-    _add_threshold_options(parser)
-    _add_output_options(parser)
+    for title, add_options in (
+        ("input", _add_input_options),
+        ("the mixture", _add_model_options),
+        ("the threshold", _add_threshold_options),
+        ("output", _add_output_options),
+    ):
+        add_options(parser.add_argument_group(title))
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )

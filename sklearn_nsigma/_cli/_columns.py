@@ -103,8 +103,8 @@ def _text_reason(values, numbers, present, lines, decimal) -> tuple:
     if n_text <= n_present / 2 and n_text < n_present:
         reason = (
             f"mostly numbers, but {n_text} cell(s) hold text, first {example!r} "
-            f"on line {lines[first]} (name it in --columns to get an error "
-            "at each)"
+            f"on line {lines[first]} (name it in --columns for an error at "
+            "that cell)"
         )
     else:
         reason = "text"

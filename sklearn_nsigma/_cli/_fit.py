@@ -211,7 +211,9 @@ class Result:
     inlier: np.ndarray
 
 
-def score_rows(detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS) -> Result:
+def score_rows(
+    detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS, on_chunk=None
+) -> Result:
     """Nearest eligible component, distance, tail probability, inlier flag.
 
     Everything comes from the detector's public methods, a chunk of rows
@@ -220,7 +222,7 @@ def score_rows(detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS) -> R
     reported), ``score_samples`` (the tail probability: ``chi2.sf(d**2,
     n_features)`` with ``calibration="none"``, else twice the normal tail of
     the equivalent one-dimensional sigmas) and ``predict`` (the inlier
-    flag).
+    flag). ``on_chunk``, if given, is called with the rows scored so far.
 
     Examples
     --------
@@ -237,9 +239,9 @@ def score_rows(detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS) -> R
     from scipy.stats import chi2, norm
 
     n = Z.shape[0]
-    component = np.empty(n, dtype=np.intp)
+    component = np.empty(n, dtype=np.int32)
     distance = np.empty(n)
-    sigmas = np.empty(n)
+    tail = np.empty(n)
     inlier = np.empty(n, dtype=bool)
     eligible = np.asarray(detector.eligible_components_, dtype=bool)
     for start in range(0, n, chunk_rows):
@@ -248,12 +250,13 @@ def score_rows(detector, Z: np.ndarray, chunk_rows: int = SCORE_CHUNK_ROWS) -> R
         distances[:, ~eligible] = np.inf
         component[rows] = distances.argmin(axis=1)
         distance[rows] = distances.min(axis=1)
-        sigmas[rows] = -np.asarray(detector.score_samples(Z[rows]))
+        if detector.calibration == "none":
+            tail[rows] = chi2.sf(distance[rows] ** 2, Z.shape[1])
+        else:  # the detector's scores are equivalent one-dimensional sigmas
+            tail[rows] = 2.0 * norm.sf(-np.asarray(detector.score_samples(Z[rows])))
         inlier[rows] = detector.predict(Z[rows]) == 1
-    if detector.calibration == "none":
-        tail = chi2.sf(distance**2, Z.shape[1])
-    else:  # the detector's scores are equivalent one-dimensional sigmas
-        tail = 2.0 * norm.sf(sigmas)
+        if on_chunk is not None:
+            on_chunk(min(start + chunk_rows, n))
     return Result(component, distance, tail, inlier)
 
 

@@ -135,7 +135,7 @@ def _write(args, table, result, output_target, plot_target, figure, progress):
         if output_target is not None:
             progress.step("writing the output")
             with writer.open_text(output_target) as handle:
-                rows.write(handle, progress.reader(0, "writing"))
+                rows.write(handle, progress.reader(table.size, "writing"))
         writer.commit()
     return rows.n_written
 
@@ -173,7 +173,9 @@ def run(args) -> int:
         fit = fit_mixture(Z, args, n_components, progress)
         detector = make_detector(fit.model, Z, args)
         progress.step("scoring every row")
-        result = score_rows(detector, Z)
+        result = score_rows(
+            detector, Z, on_chunk=progress.reader(Z.shape[0], "scoring", "the rows")
+        )
 
     messages = (
         sys.stderr
@@ -214,6 +216,25 @@ def _unexpected(exc: Exception, verbose: bool) -> int:
     return EXIT_ERROR
 
 
+def _main(argv) -> int:
+    """Parse and run; turn every error into a one-line message and a status."""
+    try:
+        return run(build_parser().parse_args(argv))
+    except BrokenPipeError:
+        # The reader of standard output went away (e.g. `| head`).
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return EXIT_OK
+    except Exception as exc:
+        # A signal that compiled code turned into another error is the cause.
+        _signals.raise_if_received()
+        if isinstance(exc, CLIError):
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        argv = sys.argv if argv is None else argv
+        return _unexpected(exc, "-v" in argv or "--verbose" in argv)
+
+
 def main(argv: list | None = None) -> int:
     """Entry point of ``sklearn-nsigma`` and ``python -m sklearn_nsigma``.
 
@@ -230,24 +251,10 @@ def main(argv: list | None = None) -> int:
     """
     previous = _signals.install()
     try:
-        args = build_parser().parse_args(argv)
-        return run(args)
-    except CLIError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        status = _main(argv)
+        _signals.raise_if_received()  # a signal that compiled code swallowed
+        return status
     except KeyboardInterrupt as exc:
-        interrupted = exc if isinstance(exc, _signals.Interrupted) else None
-        name = interrupted.name if interrupted else "SIGINT"
-        print(f"{PROG}: interrupted by {name}; no output written", file=sys.stderr)
-        return interrupted.exit_status if interrupted else 130
-    except BrokenPipeError:
-        # The reader of standard output went away (e.g. `| head`).
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        return EXIT_OK
-    except Exception as exc:
-        return _unexpected(
-            exc, "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
-        )
+        return _signals.report(exc)
     finally:
         _signals.restore(previous)

@@ -8,15 +8,25 @@ block device or a socket is refused. Every check runs before the fit, and
 temporary files are removed however the run ends (see ``_signals``).
 """
 
+import bz2
 import contextlib
+import gzip
+import io
+import lzma
 import os
 import stat
 import sys
 import tempfile
+import time
+import zipfile
 from dataclasses import dataclass
 
 from sklearn_nsigma._cli._args import OUTPUT_COLUMNS, CLIError
-from sklearn_nsigma._cli._signals import deferred_signals
+from sklearn_nsigma._cli._signals import (
+    deferred_signals,
+    mark_committed,
+    raise_if_received,
+)
 from sklearn_nsigma._cli._source import split_record
 
 
@@ -105,6 +115,36 @@ def check_target(path: str, inputs=()) -> Target:
     return Target(path, "file", write_path, None)
 
 
+@contextlib.contextmanager
+def text_writer(path: str, name: str):
+    """A UTF-8 text handle on ``path``, compressed as ``name``'s extension says.
+
+    ``.gz``, ``.bz2`` and ``.xz`` compress the stream; ``.zip`` writes an
+    archive holding one file, ``name`` without ``.zip``.
+    """
+    extension = os.path.splitext(name)[1].lower()
+    with contextlib.ExitStack() as stack:
+        if extension == ".zip":
+            archive = stack.enter_context(
+                zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)
+            )
+            member = zipfile.ZipInfo(
+                os.path.splitext(os.path.basename(name))[0], time.localtime()[:6]
+            )
+            member.compress_type = zipfile.ZIP_DEFLATED
+            binary = archive.open(member, "w", force_zip64=True)
+        elif extension == ".gz":
+            binary = gzip.open(path, "wb", compresslevel=6)  # gzip's own default
+        elif extension in (".bz2", ".xz"):
+            binary = {".bz2": bz2, ".xz": lzma}[extension].open(path, "wb")
+        else:
+            binary = open(path, "wb")  # noqa: SIM115
+        stack.enter_context(binary)
+        yield stack.enter_context(
+            io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        )
+
+
 class Writer:
     """Opens the targets for writing and commits them all, or none.
 
@@ -154,17 +194,19 @@ class Writer:
             sys.stdout.flush()
             return
         path = target.path if target.kind == "stream" else self.temporary(target)
-        with open(path, "w", encoding="utf-8", newline="") as handle:
+        with text_writer(path, target.path) as handle:
             yield handle
 
     def commit(self) -> None:
         """Rename every temporary file over its target, or leave them all."""
         with deferred_signals():
+            raise_if_received()
             pairs = [
                 (t, target.write_path, target.mode) for t, target in self._temporaries
             ]
             commit_all(pairs)
             self._temporaries = []
+            mark_committed()
 
 
 def _commit(temporary: str, path: str, mode: int | None) -> None:
@@ -222,18 +264,22 @@ def commit_all(pairs: list) -> None:
                 os.unlink(backup)
 
 
-def _format(value: float, decimal: str) -> str:
-    text = f"{value:.10g}"
-    return text.replace(".", ",") if decimal == "," else text
+def _numbers(values, decimal: str) -> list:
+    """``values`` as text with 10 significant digits and ``decimal``."""
+    texts = [f"{value:.10g}" for value in values.tolist()]
+    return [text.replace(".", ",") for text in texts] if decimal == "," else texts
 
 
 def result_fields(result, index, decimal: str) -> list:
-    """The four result cells of every scored row, as strings."""
-    distance = [_format(v, decimal) for v in result.distance[index].tolist()]
-    tail = [_format(v, decimal) for v in result.tail_probability[index].tolist()]
-    inlier = ["true" if v else "false" for v in result.inlier[index].tolist()]
-    component = [str(v) for v in result.component[index].tolist()]
-    return component, distance, tail, inlier
+    """The four result columns of the scored rows ``index``, as text."""
+    import numpy as np
+
+    return [
+        list(map(str, result.component[index].tolist())),
+        _numbers(result.distance[index], decimal),
+        _numbers(result.tail_probability[index], decimal),
+        np.where(result.inlier[index], "true", "false").tolist(),
+    ]
 
 
 class RowWriter:
@@ -270,7 +316,9 @@ class RowWriter:
         return text.getvalue()
 
     def _cells(self, n: int):
-        """Result cells of the next ``n`` input rows ('' for unscored rows)."""
+        """Result columns of the next ``n`` input rows ('' for unscored rows)."""
+        import numpy as np
+
         complete = self.table.complete
         if complete is None:
             scored = slice(self._scored, self._scored + n)
@@ -281,12 +329,12 @@ class RowWriter:
         self._row += n
         self._scored = scored.stop
         columns = result_fields(self.result, scored, self.table.decimal)
-        inlier = self.result.inlier[scored]
-        if mask is None:
-            return list(zip(*columns, strict=True)), inlier, None
-        rows = iter(zip(*columns, strict=True))
-        cells = [next(rows) if ok else ("", "", "", "") for ok in mask.tolist()]
-        return cells, inlier, mask
+        if mask is not None:
+            for f, column in enumerate(columns):
+                full = np.full(n, "", dtype=object)
+                full[mask] = column
+                columns[f] = full.tolist()
+        return columns, self.result.inlier[scored], mask
 
     def _keep_mask(self, n: int, inlier, mask):
         import numpy as np
@@ -303,22 +351,19 @@ class RowWriter:
     def lines(self, block) -> list:
         """The output lines of one block of input records."""
         n = len(block.records)
-        cells, inlier, mask = self._cells(n)
+        columns, inlier, mask = self._cells(n)
         keep = self._keep_mask(n, inlier, mask)
         records = block.records
         if keep is not None:
             chosen = keep.nonzero()[0].tolist()
             records = [records[i] for i in chosen]
-            cells = [cells[i] for i in chosen]
+            columns = [[column[i] for i in chosen] for column in columns]
         self.n_written += len(records)
         d = self.table.delimiter
         if len(self.added) == len(OUTPUT_COLUMNS):
-            return [
-                d.join((record, *row))
-                for record, row in zip(records, cells, strict=True)
-            ]
+            return list(map(d.join, zip(records, *columns, strict=True)))
         out = []
-        for record, row in zip(records, cells, strict=True):
+        for record, *row in zip(records, *columns, strict=True):
             fields = split_record(record, d)
             fields += [""] * (len(self.header) - len(fields))
             for position, value in zip(self.positions, row, strict=True):

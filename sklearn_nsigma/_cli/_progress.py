@@ -10,6 +10,7 @@ import sys
 import time
 
 from sklearn_nsigma._cli._args import PROG
+from sklearn_nsigma._cli._signals import raise_if_received
 
 QUIET_SECONDS = 3.0
 INTERVAL_SECONDS = 5.0
@@ -33,7 +34,11 @@ class Progress:
         return self.verbose or time.monotonic() - self.start >= QUIET_SECONDS
 
     def step(self, message: str) -> None:
-        """A step of the run (printed once the run has lasted a while)."""
+        """A step of the run (printed once the run has lasted a while).
+
+        A signal that some library swallowed stops the run here.
+        """
+        raise_if_received()
         if self._due():
             self._print(f"[{time.monotonic() - self.start:5.1f} s] {message}")
             self._last = time.monotonic()
@@ -44,17 +49,18 @@ class Progress:
             self._print(message)
 
     def _every(self, message) -> None:
+        raise_if_received()
         now = time.monotonic()
         if self._due() and (self.verbose or now - self._last >= INTERVAL_SECONDS):
             self._last = now
             self._print(f"[{now - self.start:5.1f} s] {message()}")
 
-    def reader(self, total: int, verb: str = "reading"):
-        """A callback taking the bytes read so far, for a file of ``total``."""
+    def reader(self, total: int, verb: str = "reading", what: str = "the input"):
+        """A callback taking how much is done (bytes, rows) out of ``total``."""
 
         def report(done: int) -> None:
             share = f"{100 * done / total:.0f} %" if total else f"{done:,} bytes"
-            self._every(lambda: f"{verb}: {share} of the input")
+            self._every(lambda: f"{verb}: {share} of {what}")
 
         return report
 

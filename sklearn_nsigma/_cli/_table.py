@@ -57,6 +57,7 @@ class Table:
     columns: Columns
     X: np.ndarray
     n_rows: int
+    size: int = 0  # bytes of the input as stored (compressed or not)
     complete: np.ndarray | None = None
     n_missing: int = 0
     blocks: object = None  # callable: the data blocks again, header excluded
@@ -128,7 +129,8 @@ class _Reader:
                 row = int(bad[0])
                 raise CLIError(
                     f"non-numeric value {self._cell(block, row, column)!r} in "
-                    f"{self._where(block, row, column)}"
+                    f"{self._where(block, row, column)} (--exclude "
+                    f"{self.header[column]!r} leaves the column out)"
                 )
         infinite = np.flatnonzero(np.isinf(numbers))
         if infinite.size:
@@ -312,6 +314,7 @@ def read_table(args, progress) -> Table:
         columns=columns,
         X=X,
         n_rows=reader.n_rows,
+        size=source.size,
         complete=complete,
         n_missing=reader.n_missing,
         blocks=_data_blocks(source),
