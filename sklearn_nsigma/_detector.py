@@ -134,11 +134,8 @@ class NSigmaOutlierDetector(
         ``min_weight`` do not make samples inliers; the heaviest component
         is always used. A weight is roughly the fraction of training samples
         a component explains. 'auto' means ``max(0.05, (n_features + 2) /
-        n_samples)``: a component must hold at least 5 % of the training
-        samples, and enough of them for a covariance (more than
-        ``n_features + 1``; with fewer, its predictive law has so heavy a
-        tail that it would vouch for any sample near it). This leaves out
-        the near-empty components of a
+        n_samples)``: at least 5 % of the training samples, and enough of
+        them for a covariance. This leaves out the near-empty components of a
         :class:`~sklearn.mixture.BayesianGaussianMixture` (they get about
         one sample's weight, or less, and the prior's broad covariance
         centred between the clusters), and the broad low-weight components
@@ -152,25 +149,17 @@ class NSigmaOutlierDetector(
 
     robust : float, 'auto' or None, default='auto'
         Robust ellipsoids: a quantile in (0.5, 1) (0.975 is ``MinCovDet``'s
-        choice). 'auto' is 0.999, which leaves out only gross outliers and
-        so barely shrinks heavy-tailed or skewed clusters, except with
-        ``calibration="none"`` (the mixture's own ellipsoids, those of
-        :meth:`NSigmaGaussianMixture.predict_within`) and for a Dask array
-        (the re-estimation needs the samples in memory), where it is None.
-        After the mixture is fitted, the components that one Gaussian
-        cluster explains better are merged, the components no denser than
-        a uniform background over the data are left out (the broad ones a
-        mixture gives to scattered outliers), and the mean and
-        covariance of every eligible component are re-estimated from the
-        training samples that component explains best and that lie inside
-        its ``chi2.ppf(robust, n_features)`` ellipsoid, the covariance
-        scaled up for the truncation, and this is iterated until the kept
-        samples no longer change (see Notes). Outliers in the training data
-        then no longer inflate the ellipsoids they are measured against.
-        Works with a ``FrozenEstimator`` too: the mixture is not modified,
-        the detector keeps its own refined parameters. None uses the
-        mixture's parameters as they are; a float with a Dask array is an
-        error.
+        choice). 'auto' is 0.999 (only gross outliers left out), but None
+        with ``calibration="none"`` (the mixture's own ellipsoids, as in
+        ``predict_within``) and for a Dask array (a float there is an
+        error). After the fit, components one Gaussian cluster explains
+        better are merged, those no denser than uniform noise left out, and
+        every eligible one re-estimated from the samples it explains best
+        inside its ``chi2.ppf(robust, n_features)`` ellipsoid, iterated to a
+        fixed point (see Notes): outliers in the training data no longer
+        inflate the ellipsoids they are measured against. The mixture is
+        not modified (a ``FrozenEstimator`` works too). None uses the
+        mixture's parameters as they are.
 
     memory : str or object with the joblib.Memory interface, default=None
         Cache of the fitted mixture, as in :class:`~sklearn.pipeline.Pipeline`.
@@ -273,34 +262,18 @@ class NSigmaOutlierDetector(
     ``d = 1``). Degrees of freedom are floored at 1: a component with fewer
     effective samples than dimensions gets the heaviest tail.
 
-    For a :class:`~sklearn.mixture.BayesianGaussianMixture` (or a subclass,
-    or one wrapped in a ``FrozenEstimator``), the variational posterior of
-    component ``k`` is Normal-Wishart with ``nu_k = degrees_of_freedom_[k]``
-    and ``beta_k = mean_precision_[k]``; integrating the mean and precision
-    out gives a Student t posterior predictive (Bishop, 2006, eq. 10.81),
-    but under the mixture's prior, whose ``degrees_of_freedom_prior_``
-    (``d`` by default) pseudo-observations carry the scatter of the whole
-    data set (``covariance_prior_``): counted as ``d`` more samples of the
-    cluster, they make that predictive flag several times its nominal rate
-    on high-dimensional clusters. The law used is the posterior predictive
-    under the reference (non-informative) prior, Hotelling's law above,
-    with the component's data count ``n_k = beta_k - mean_precision_prior_``
-    and, as ``covariances_[k]`` is ``(nu_k - nu_0) / nu_k`` times the
-    maximum-likelihood covariance plus the prior's scatter, its ``c_k``
-    multiplied by ``(nu_k - nu_0) / nu_k`` (the prior's scatter left in
-    only widens the region).
+    A :class:`~sklearn.mixture.BayesianGaussianMixture`'s Student t
+    predictive (Bishop, 2006, eq. 10.81) counts its prior's pseudo-samples,
+    which carry the whole data's scatter, and over-flags in high dimension:
+    the law used is the reference prior's, Hotelling's with ``n_k =
+    mean_precision_[k] - mean_precision_prior_`` (see :ref:`calibration`).
 
     **Robust ellipsoids.** With ``robust=q``, each sample goes to the
-    component of highest ``weights_[k] * N(x; mu_k, S_k)``. Two components
-    are merged when, on the axis that separates them, one 1-D Gaussian
-    fits the union of their samples better (BIC) than two: any projection
-    of one Gaussian cluster is Gaussian, so the pieces an over-provisioned
-    mixture cuts it into are merged, and separate clusters are not. A
-    component is left out when its (bias-corrected) Gaussian entropy is at
-    least ``log V``, ``V`` the volume of the training data's bounding box:
-    it is no denser than uniform noise there (the noise component of
-    model-based clustering). Eligibility (``min_weight``) is decided after
-    the merges. Then component ``k``
+    component of highest ``weights_[k] * N(x; mu_k, S_k)``; components that
+    one Gaussian cluster explains better are merged (a BIC test on the axis
+    that separates them), eligibility (``min_weight``) is decided after the
+    merges, and components no denser than uniform noise over the data's
+    bounding box are left out (see the user guide). Then component ``k``
     keeps its samples with ``d_k**2 <= chi2.ppf(q, d)`` and takes their mean
     and covariance, multiplied by ``q / chi2.cdf(chi2.ppf(q, d), d + 2)``
     (the consistency factor of a Gaussian truncated there, as in
