@@ -97,10 +97,13 @@ datasets = {
 # Detectors
 # ---------
 # Each detector runs with its defaults. ``NSigmaOutlierDetector()`` fits an
-# ``NSigmaBayesianGaussianMixture(n_components=10)`` and flags samples that
-# are less likely than 3 sigma in one dimension (a 0.27 % tail, under each
-# component's finite-sample predictive distribution) for every component
-# holding at least 5 % of the training data. The second configuration,
+# ``NSigmaBayesianGaussianMixture(n_components=10)``, merges the components
+# that one Gaussian cluster explains better, leaves out those no denser than
+# uniform noise, re-estimates the others from their core samples
+# (``robust="auto"``), and flags samples that are less likely than 3 sigma
+# in one dimension (a 0.27 % tail, under each component's finite-sample
+# predictive distribution) for every component holding at least 5 % of the
+# training data. The second configuration,
 # ``calibration="none"``, reads 3 sigma as the raw Mahalanobis radius: in 10
 # dimensions its ellipsoid holds only 46.8 % of a Gaussian, so it flags
 # about half of the inliers there. scikit-lego's and PyOD's detectors

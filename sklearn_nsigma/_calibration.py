@@ -345,29 +345,69 @@ def hotelling_form(n_k, n_features, covariance_type, n_samples=None):
     return nu / ((n_k + 1.0) * c), m
 
 
-def student_form(degrees_of_freedom, mean_precision, n_features):
-    """Posterior predictive law of a variational Bayesian Gaussian component.
+def reference_form(mixture, n_features):
+    """Predictive law of a Bayesian component under the reference prior.
 
-    For a Normal-Wishart posterior with ``nu_k`` degrees of freedom, mean
-    precision ``beta_k`` and ``covariances_ = W_k^{-1} / nu_k`` (scikit-learn's
-    normalisation), the predictive law is a multivariate Student t with
-    ``nu_k + 1 - d`` degrees of freedom and scale matrix
-    ``(1 + beta_k) nu_k / (beta_k (nu_k + 1 - d)) covariances_`` (Bishop,
-    eq. 10.81), so ``scale * r2`` follows ``d F(d, nu_k + 1 - d)``.
+    A ``BayesianGaussianMixture`` component's variational posterior is
+    Normal-Wishart; integrating its mean and precision out gives a
+    multivariate Student t predictive with ``nu_k + 1 - d`` degrees of
+    freedom and scale matrix ``(1 + beta_k) nu_k / (beta_k (nu_k + 1 - d))
+    covariances_[k]`` (Bishop, 2006, eq. 10.81). That is the predictive
+    under the mixture's prior. The posterior has mean precision
+    ``beta_k = beta_0 + n_k``, ``n_k`` the samples it explains, degrees of
+    freedom ``nu_k = nu_0 + m_k`` (``m_k = n_k``, or ``n_samples /
+    n_components`` for 'tied' in scikit-learn's updates) and
+    ``covariances_[k] = (Psi_0 + m_k S_k + ...) / nu_k``, with ``S_k`` the
+    maximum-likelihood covariance of its samples and ``Psi_0`` the prior's
+    scatter. scikit-learn's default prior is a regulariser built from the
+    data (``Psi_0`` the covariance of all the samples, ``nu_0 = d``), not a
+    belief about each cluster: its ``d`` pseudo-observations carry the
+    spread of the whole data set, and the Student t predictive, which
+    counts them as ``d`` more observations of
+    the cluster, flags new samples of high-dimensional clusters several
+    times more often than its nominal rate (5.6 % instead of 0.27 % on
+    clean 50-D clusters). Under the reference (non-informative) prior, the
+    posterior predictive is Hotelling's prediction law with the ``n_k``
+    data samples (Geisser, 1993), exact in the frequentist sense. Here it
+    is applied to the distances ``r2`` under ``covariances_``, which is
+    ``m_k / nu_k`` times ``S_k`` plus the prior's (small, positive
+    semi-definite) scatter, so ``r2(S_k) >= m_k / nu_k * r2``: the law is
+    that of :func:`hotelling_form` with ``n_k``, its scale multiplied by
+    ``m_k / nu_k`` (the prior's scatter left in only widens the region).
+
+    Parameters
+    ----------
+    mixture : fitted BayesianGaussianMixture
+        Read: ``mean_precision_``, ``mean_precision_prior_``,
+        ``degrees_of_freedom_``, ``degrees_of_freedom_prior_`` and
+        ``covariance_type``.
+
+    n_features : int
+        Dimension.
 
     Returns
     -------
     scale, dfd : ndarray of shape (n_components,)
+        ``scale * r2 ~ d F(d, dfd)`` for a new sample of each component.
 
     Examples
     --------
+    >>> from types import SimpleNamespace
     >>> import numpy as np
-    >>> from sklearn_nsigma._calibration import student_form
-    >>> scale, dfd = student_form(np.array([102.0]), np.array([101.0]), 2)
-    >>> round(float(scale[0]), 4), float(dfd[0])
-    (0.9805, 101.0)
+    >>> from sklearn_nsigma._calibration import reference_form
+    >>> posterior = SimpleNamespace(
+    ...     mean_precision_=np.array([102.0]), mean_precision_prior_=1.0,
+    ...     degrees_of_freedom_=np.array([103.0]), degrees_of_freedom_prior_=2.0,
+    ...     covariance_type="full",
+    ... )
+    >>> scale, dfd = reference_form(posterior, 2)
+    >>> round(float(scale[0]), 4), float(dfd[0])  # hotelling_form(101) * 101 / 103
+    (0.9517, 99.0)
     """
-    nu = np.asarray(degrees_of_freedom, dtype=np.float64)
-    beta = np.asarray(mean_precision, dtype=np.float64)
-    dfd = _floored(nu + 1.0 - n_features, 1e-3)
-    return dfd * beta / ((1.0 + beta) * nu), dfd
+    beta = np.asarray(mixture.mean_precision_, dtype=np.float64)
+    n_k = np.maximum(beta - float(mixture.mean_precision_prior_), 1e-3)
+    nu = np.asarray(mixture.degrees_of_freedom_, dtype=np.float64)
+    share = np.maximum(nu - float(mixture.degrees_of_freedom_prior_), 1e-3) / nu
+    covariance_type = mixture.covariance_type
+    scale, dfd = hotelling_form(n_k, n_features, covariance_type, n_k.sum())
+    return scale * share, dfd

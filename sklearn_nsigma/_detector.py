@@ -31,6 +31,7 @@ from sklearn_nsigma._fitting import (
     validate_training_data,
 )
 from sklearn_nsigma._mixture import NSigmaBayesianGaussianMixture
+from sklearn_nsigma._robust import resolve_robust
 from sklearn_nsigma._threshold import (
     CALIBRATIONS,
     DEFAULT_N_SIGMA,
@@ -132,9 +133,9 @@ class NSigmaOutlierDetector(
         Components whose mixture weight (``weights_``) is below
         ``min_weight`` do not make samples inliers; the heaviest component
         is always used. A weight is roughly the fraction of training samples
-        a component explains. 'auto' means ``max(0.05, 2 / n_samples)``: a
-        component must hold at least 5 % of the training samples, and at
-        least two of them. This leaves out the near-empty components of a
+        a component explains. 'auto' means ``max(0.05, (n_features + 2) /
+        n_samples)``: at least 5 % of the training samples, and enough of
+        them for a covariance. This leaves out the near-empty components of a
         :class:`~sklearn.mixture.BayesianGaussianMixture` (they get about
         one sample's weight, or less, and the prior's broad covariance
         centred between the clusters), and the broad low-weight components
@@ -146,17 +147,18 @@ class NSigmaOutlierDetector(
         when the mixture has many components (more than about 20). Mixtures
         without ``weights_`` weigh their components equally.
 
-    robust : float, default=None
-        Robust ellipsoids: if set, a quantile in (0.5, 1) (0.975 is
-        ``MinCovDet``'s choice). After the mixture is fitted, the mean and
-        covariance of every eligible component are re-estimated from the
-        training samples that component explains best and that lie inside
-        its ``chi2.ppf(robust, n_features)`` ellipsoid, the covariance
-        scaled up for the truncation, and this is iterated until the kept
-        samples no longer change (see Notes). Outliers in the training data
-        then no longer inflate the ellipsoids they are measured against.
-        Works with a ``FrozenEstimator`` too: the mixture is not modified,
-        the detector keeps its own refined parameters. None uses the
+    robust : float, 'auto' or None, default='auto'
+        Robust ellipsoids: a quantile in (0.5, 1) (0.975 is ``MinCovDet``'s
+        choice). 'auto' is 0.999 (only gross outliers left out), but None
+        with ``calibration="none"`` (the mixture's own ellipsoids, as in
+        ``predict_within``) and for a Dask array (a float there is an
+        error). After the fit, components one Gaussian cluster explains
+        better are merged, those no denser than uniform noise left out, and
+        every eligible one re-estimated from the samples it explains best
+        inside its ``chi2.ppf(robust, n_features)`` ellipsoid, iterated to a
+        fixed point (see Notes): outliers in the training data no longer
+        inflate the ellipsoids they are measured against. The mixture is
+        not modified (a ``FrozenEstimator`` works too). None uses the
         mixture's parameters as they are.
 
     memory : str or object with the joblib.Memory interface, default=None
@@ -260,22 +262,18 @@ class NSigmaOutlierDetector(
     ``d = 1``). Degrees of freedom are floored at 1: a component with fewer
     effective samples than dimensions gets the heaviest tail.
 
-    For a :class:`~sklearn.mixture.BayesianGaussianMixture` (or a subclass,
-    or one wrapped in a ``FrozenEstimator``), the variational posterior of
-    component ``k`` is Normal-Wishart with ``nu_k = degrees_of_freedom_[k]``,
-    ``beta_k = mean_precision_[k]`` and scale ``W_k`` with
-    ``covariances_[k] = W_k^{-1} / nu_k``. Integrating the mean and
-    precision out gives the Student t posterior predictive (Bishop, 2006,
-    eq. 10.81) with ``nu_k + 1 - d`` degrees of freedom and scale matrix
-    ``(1 + beta_k) nu_k / (beta_k (nu_k + 1 - d)) covariances_[k]``, so
-    ``c_k = (nu_k + 1 - d) beta_k / ((1 + beta_k) nu_k)`` and
-    ``m_k = nu_k + 1 - d``. scikit-learn's variational updates treat every
-    covariance type with these Wishart expectations, and the same form is
-    used for all of them (for 'diag' and 'spherical' it is slightly
-    heavier-tailed than the exact law, so slightly conservative).
+    A :class:`~sklearn.mixture.BayesianGaussianMixture`'s Student t
+    predictive (Bishop, 2006, eq. 10.81) counts its prior's pseudo-samples,
+    which carry the whole data's scatter, and over-flags in high dimension:
+    the law used is the reference prior's, Hotelling's with ``n_k =
+    mean_precision_[k] - mean_precision_prior_`` (see :ref:`calibration`).
 
     **Robust ellipsoids.** With ``robust=q``, each sample goes to the
-    component of highest ``weights_[k] * N(x; mu_k, S_k)``; component ``k``
+    component of highest ``weights_[k] * N(x; mu_k, S_k)``; components that
+    one Gaussian cluster explains better are merged (a BIC test on the axis
+    that separates them), eligibility (``min_weight``) is decided after the
+    merges, and components no denser than uniform noise over the data's
+    bounding box are left out (see the user guide). Then component ``k``
     keeps its samples with ``d_k**2 <= chi2.ppf(q, d)`` and takes their mean
     and covariance, multiplied by ``q / chi2.cdf(chi2.ppf(q, d), d + 2)``
     (the consistency factor of a Gaussian truncated there, as in
@@ -351,7 +349,11 @@ class NSigmaOutlierDetector(
             StrictInterval(Real, 0, 1, closed="both"),
             StrOptions({"auto"}),
         ],
-        "robust": [StrictInterval(Real, 0.5, 1, closed="neither"), None],
+        "robust": [
+            StrictInterval(Real, 0.5, 1, closed="neither"),
+            StrOptions({"auto"}),
+            None,
+        ],
         "memory": [None, str, HasMethods(["cache"])],
         "random_state": ["random_state"],
     }
@@ -365,7 +367,7 @@ class NSigmaOutlierDetector(
         coverage=None,
         contamination=None,
         min_weight="auto",
-        robust=None,
+        robust="auto",
         memory=None,
         random_state=None,
     ):
@@ -417,12 +419,13 @@ class NSigmaOutlierDetector(
         fitted = FittedMixture.from_estimator(mixture, n_features)
         # Building the kernel checks that every factor is finite and invertible.
         fitted.kernel(np.float64)
-        min_weight = resolve_min_weight(self.min_weight, n_samples)
+        min_weight = resolve_min_weight(self.min_weight, n_samples, n_features)
         eligible = fitted.eligible(min_weight)
         n_used = np.full(fitted.n_components, np.nan)
-        if self.robust is not None:
-            fitted, n_used, self.n_robust_iter_ = robust_view(
-                X, fitted, eligible, mixture, self.robust
+        robust = resolve_robust(self.robust, self.calibration, is_dask_array(X))
+        if robust is not None:
+            fitted, n_used, eligible, self.n_robust_iter_ = robust_view(
+                X, fitted, min_weight, mixture, robust
             )
         scale, dfd = calibration_laws(
             self.calibration, mixture, fitted, n_samples, n_used

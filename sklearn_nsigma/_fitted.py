@@ -82,17 +82,22 @@ def mixture_weights(mixture, n_components: int | None = None) -> np.ndarray:
     return np.full(n_components, 1.0 / n_components)
 
 
-def resolve_min_weight(min_weight: float | str, n_samples: int) -> float:
-    """The number ``min_weight`` stands for: 'auto' is ``max(0.05, 2 / n_samples)``.
+def resolve_min_weight(
+    min_weight: float | str, n_samples: int, n_features: int = 0
+) -> float:
+    """The number ``min_weight`` stands for.
+
+    'auto' is ``max(0.05, (n_features + 2) / n_samples)``: 5 % of the
+    samples, and enough of them for a covariance.
 
     Examples
     --------
     >>> from sklearn_nsigma._fitted import resolve_min_weight
-    >>> resolve_min_weight("auto", 1000), resolve_min_weight("auto", 20)
-    (0.05, 0.1)
+    >>> resolve_min_weight("auto", 1000, 2), resolve_min_weight("auto", 20, 2)
+    (0.05, 0.2)
     """
     if isinstance(min_weight, str) and min_weight == "auto":
-        return max(AUTO_MIN_WEIGHT, AUTO_MIN_SAMPLES / n_samples)
+        return max(AUTO_MIN_WEIGHT, (n_features + AUTO_MIN_SAMPLES) / n_samples)
     return float(min_weight)
 
 

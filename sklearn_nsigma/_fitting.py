@@ -63,11 +63,12 @@ def unchanged_on_error(estimator):
         raise
 
 
-def robust_view(X, fitted: FittedMixture, eligible, mixture, robust: float):
+def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: float):
     """``fitted`` with robustly re-estimated ellipsoids.
 
     Returns the new view, the number of samples of each re-estimated
-    component (NaN for the others) and the number of iterations.
+    component (NaN for the others), the eligible components (decided after
+    the merges, background ones left out) and the number of iterations.
     """
     if is_dask_array(X):
         raise ValueError(
@@ -75,17 +76,17 @@ def robust_view(X, fitted: FittedMixture, eligible, mixture, robust: float):
             "array is not supported with it: use robust=None or pass a NumPy "
             "array."
         )
-    means, factors, n_used, n_iter = robust_parameters(
+    means, factors, n_used, eligible, n_iter = robust_parameters(
         np.asarray(X, dtype=np.float64),
         fitted.means,
         fitted.precisions_cholesky,
         fitted.covariance_type,
         fitted.weights,
-        eligible,
+        min_weight,
         float(robust),
         float(getattr(unfreeze(mixture), "reg_covar", 1e-6)),
     )
     robust_fitted = fitted.with_parameters(means, factors)
     # Building the kernel checks that every factor is finite and invertible.
     robust_fitted.kernel(np.float64)
-    return robust_fitted, n_used, n_iter
+    return robust_fitted, n_used, eligible, n_iter

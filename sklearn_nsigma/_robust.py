@@ -1,7 +1,8 @@
 """Robust re-estimation of a mixture's ellipsoids from its own core samples.
 
 The reweighting step of the minimum covariance determinant (``MinCovDet``),
-applied to each component of a fitted mixture and iterated to a fixed point:
+applied to each component of a fitted mixture and iterated to a fixed point,
+after merging the components that one Gaussian cluster explains better:
 every training sample is given to its most probable component, a component
 keeps the samples inside the ``quantile`` of its chi-square law, and its mean
 and covariance are re-estimated from them, the covariance scaled up for the
@@ -10,6 +11,7 @@ inflate the ellipsoid they are measured against.
 """
 
 import numpy as np
+from scipy.special import digamma
 from scipy.stats import chi2
 
 from sklearn_nsigma._distance import MahalanobisKernel
@@ -44,15 +46,219 @@ def _log_determinants(factors: np.ndarray, covariance_type: str, n_features: int
     return n_features * np.log(factors)
 
 
+def _projected_gain(first, second, n_samples, reg_covar):
+    """BIC gain of one Gaussian over two, on the axis that separates them.
+
+    ``first`` and ``second`` are ``(n, sum, sum of outer products)`` of the
+    samples of two components. Both are projected on the discriminant
+    direction ``D^{-1} (m_1 - m_2)``, ``D`` the diagonal of ``S_1 + S_2``
+    (invariant to the scale of each feature); the classification
+    log-likelihood of one 1-D Gaussian fitted to the union is compared with
+    that of the two pieces (each its own Gaussian and weight), with BIC's
+    penalty for the three parameters that a second component adds. Any
+    projection of one Gaussian cluster is Gaussian, however it was cut in
+    pieces, so its pieces are merged; two clusters apart along that axis are
+    not.
+    """
+    n = np.array([first[0], second[0]], dtype=np.float64)
+    means = np.array([first[1] / n[0], second[1] / n[1]])
+    scatters = [
+        stats[2] / stats[0] - np.outer(mean, mean)
+        for stats, mean in zip((first, second), means, strict=True)
+    ]
+    # Fisher's direction with the pooled covariance's diagonal only: the full
+    # inverse would overfit, and separate any two small groups perfectly
+    # when they hold few samples per dimension.
+    pooled = np.diag(scatters[0]) + np.diag(scatters[1]) + reg_covar
+    direction = (means[0] - means[1]) / pooled
+    centres = means @ direction
+    variances = np.array([direction @ scatter @ direction for scatter in scatters])
+    variances = np.maximum(variances, 1e-12 * max(variances.max(), 1e-300))
+    total = n.sum()
+    centre = n @ centres / total
+    variance = (n @ (variances + np.square(centres - centre))) / total
+    apart = n @ np.log(n / total) - 0.5 * n @ np.log(variances)
+    together = -0.5 * total * np.log(variance)
+    return together - apart + 1.5 * np.log(n_samples)
+
+
+def merge_components(X, owner, candidates, reg_covar=1e-6):
+    """Greedily merge components that one Gaussian cluster explains better.
+
+    Each sample belongs to one component (``owner``). For each pair of
+    candidate components, the union of their samples is projected on the
+    axis that separates them (the difference of their means, each feature
+    divided by its pooled variance), and
+    one 1-D Gaussian is compared with the two pieces by the Bayesian
+    information criterion of the classification likelihood (as in the CEM
+    algorithm). The pair with the largest gain is merged first, until no
+    merge has a positive gain. This undoes the split of one Gaussian
+    cluster over several components that an over-provisioned mixture leaves
+    (the k-means initialisation of a ``BayesianGaussianMixture`` with 10
+    components cuts 3 clusters into 10 pieces, and variational inference
+    cannot merge them), without merging clusters that are apart: the test
+    is one-dimensional, so it does not charge a merge with the
+    ``d (d + 3) / 2`` parameters of a full covariance, which in high
+    dimension would merge distinct clusters.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Training samples.
+
+    owner : ndarray of int of shape (n_samples,)
+        The component of each sample.
+
+    candidates : ndarray of int
+        The components that may be merged (the others are left alone).
+
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the pooled covariance.
+
+    Returns
+    -------
+    into : dict
+        ``{component: the component it was merged into}``, for the merged
+        ones (chains resolved: every value is a kept component).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal(9, 1, (300, 2))])
+    >>> owner = np.repeat([0, 1, 2], [150, 150, 300])
+    >>> owner[:300] = np.where(X[:300, 0] > 0, 0, 1)  # the first cluster cut in two
+    >>> merge_components(X, owner, np.array([0, 1, 2]))
+    {0: 1}
+    """
+    n_samples = X.shape[0]
+    stats = {}
+    for k in candidates:
+        rows = X[owner == k]
+        if rows.shape[0] >= 2:
+            stats[int(k)] = (rows.shape[0], rows.sum(axis=0), rows.T @ rows)
+    into = {}
+    while len(stats) > 1:
+        best, best_gain = None, 0.0
+        keys = sorted(stats)
+        for a, i in enumerate(keys):
+            for j in keys[a + 1 :]:
+                gain = _projected_gain(stats[i], stats[j], n_samples, reg_covar)
+                if gain > best_gain:
+                    best, best_gain = (i, j), gain
+        if best is None:
+            break
+        i, j = best if stats[best[0]][0] >= stats[best[1]][0] else best[::-1]
+        stats[i] = tuple(x + y for x, y in zip(stats[i], stats[j], strict=True))
+        del stats[j]
+        into[j] = i
+        for k, target in into.items():
+            if target == j:
+                into[k] = i
+    return into
+
+
+def _log_det_unbiased(centred, covariance_type, reg_covar):
+    """Unbiased estimate of ``log det`` of the covariance the samples came from.
+
+    For ``n`` Gaussian samples, ``E[log det S] = log det Sigma + sum_i
+    digamma((n - i) / 2) + d log(2 / n)`` (``S`` the maximum likelihood
+    covariance, ``i = 1..d``); the diagonal and spherical forms are the
+    same with ``n - 1`` and ``d (n - 1)`` degrees of freedom per variance.
+    None when the covariance cannot be estimated.
+    """
+    n, d = centred.shape
+    if covariance_type == "full":
+        if n <= d + 1:
+            return None
+        covariance = centred.T @ centred / n + reg_covar * np.eye(d)
+        sign, log_det = np.linalg.slogdet(covariance)
+        if sign <= 0:
+            return None
+        return (
+            log_det - digamma((n - np.arange(1, d + 1)) / 2.0).sum() - d * np.log(2 / n)
+        )
+    if n <= 2:
+        return None
+    variances = np.mean(np.square(centred), axis=0) + reg_covar
+    if covariance_type == "diag":
+        return np.log(variances).sum() - d * (digamma((n - 1) / 2.0) + np.log(2 / n))
+    dof = d * (n - 1)
+    return d * (np.log(variances.mean()) - digamma(dof / 2.0) - np.log(2 / (d * n)))
+
+
+def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6):
+    """The components no denser than a uniform background over the data.
+
+    Following the noise component of model-based clustering (Banfield and
+    Raftery, 1993), scattered outliers are a uniform background over the
+    data's bounding box, of density ``1 / V``. A component is background
+    when the Gaussian its samples (``owner``) came from is no denser than
+    that: when its entropy ``(d log(2 pi e) + log det Sigma) / 2``, with
+    ``log det Sigma`` estimated without bias, is at least ``log V``. A
+    Gaussian fitted to uniform samples has an entropy about ``0.18 d``
+    above ``log V``; a cluster, far below. A mixture fitted to contaminated
+    data gives such components to the outliers, and their broad ellipsoids
+    would otherwise make every outlier an inlier.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The samples the mixture was fitted on; their bounding box is the
+        background's support.
+
+    owner : ndarray of int of shape (n_samples,)
+        Index of the component each sample is given to.
+
+    candidates : ndarray of int
+        The components to test.
+
+    covariance_type : {'full', 'diag', 'spherical'}
+        The covariance each Gaussian is fitted with.
+
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the covariances.
+
+    Returns
+    -------
+    background : ndarray of int
+        The candidates that are background.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.concatenate([rng.normal(0, 1, (300, 5)), rng.uniform(-9, 9, (60, 5))])
+    >>> owner = np.repeat([0, 1], [300, 60])
+    >>> background_components(X, owner, np.array([0, 1]), "full")
+    array([1])
+    """
+    n_features = X.shape[1]
+    log_volume = np.log(np.maximum(np.ptp(X, axis=0), 1e-300)).sum()
+    background = []
+    for k in candidates:
+        rows = X[owner == k]
+        log_det = _log_det_unbiased(
+            rows - rows.mean(axis=0), covariance_type, reg_covar
+        )
+        if log_det is None:
+            continue
+        entropy = 0.5 * (n_features * (np.log(2 * np.pi) + 1) + log_det)
+        if entropy >= log_volume:
+            background.append(int(k))
+    return np.asarray(background, dtype=int)
+
+
 def robust_parameters(
     X: np.ndarray,
     means: np.ndarray,
     factors: np.ndarray,
     covariance_type: str,
     weights: np.ndarray,
-    refit: np.ndarray,
+    min_weight: float,
     quantile: float,
     reg_covar: float = 1e-6,
+    merge: bool = True,
 ):
     """Re-estimate the components flagged in ``refit`` from their core samples.
 
@@ -71,15 +277,21 @@ def robust_parameters(
         Mixture weights, used to give each sample its most probable
         component.
 
-    refit : ndarray of bool of shape (n_components,)
-        The components to re-estimate; the others are kept as they are (and
-        still take their samples).
+    min_weight : float
+        The weight a component needs, after the merges, to be eligible and
+        re-estimated (the heaviest always is); the others are kept as they
+        are, and still take their samples.
 
     quantile : float
         Chi-square quantile, in (0, 1), of the samples a component keeps.
 
     reg_covar : float, default=1e-6
         Added to the diagonal of the re-estimated covariances.
+
+    merge : bool, default=True
+        First merge the components that one Gaussian cluster explains better
+        (:func:`merge_components`), and leave out the background ones
+        (:func:`background_components`); not for 'tied'.
 
     Returns
     -------
@@ -90,6 +302,9 @@ def robust_parameters(
         Number of samples each re-estimated component was computed from
         (``nan`` for the components kept as they were).
 
+    eligible : ndarray of bool of shape (n_components,)
+        The components re-estimated, which alone make samples inliers.
+
     n_iter : int
         Number of reweighting steps until the kept samples stopped changing.
 
@@ -99,8 +314,8 @@ def robust_parameters(
     >>> rng = np.random.RandomState(0)
     >>> X = np.concatenate([rng.normal(size=(500, 2)), rng.uniform(-20, 20, (50, 2))])
     >>> means, factors = X.mean(axis=0, keepdims=True), np.array([1 / X.std()])
-    >>> means, factors, n_used, _ = robust_parameters(
-    ...     X, means, factors, "spherical", np.ones(1), np.ones(1, bool), 0.975
+    >>> means, factors, n_used, _, _ = robust_parameters(
+    ...     X, means, factors, "spherical", np.ones(1), 0.05, 0.975
     ... )
     >>> bool(abs(1 / factors[0] - 1.0) < 0.1)  # the standard deviation, not 5
     True
@@ -113,7 +328,25 @@ def robust_parameters(
     cutoff = chi2.ppf(quantile, n_features)
     # E[x x^T | inside] = S * P(chi2_{d+2} <= cutoff) / quantile
     consistency = quantile / chi2.cdf(cutoff, n_features + 2)
-    log_weights = np.log(np.maximum(weights, 1e-300))
+    weights = np.array(weights, dtype=np.float64)
+    kernel = MahalanobisKernel(means, factors, covariance_type, "float64")
+    owner = _owners(kernel.squared(X), weights, factors, covariance_type, n_features)
+    if merge and covariance_type != "tied":
+        candidates = np.flatnonzero(np.bincount(owner, minlength=n_components) >= 2)
+        into = merge_components(X, owner, candidates, reg_covar)
+        if into:
+            _merge_into(X, owner, into, means, covariances, weights, reg_covar)
+            factors = precisions_cholesky_from_covariances(covariances, covariance_type)
+            for k, target in into.items():
+                owner[owner == k] = target
+    refit = weights >= min_weight
+    if merge and covariance_type != "tied":
+        background = background_components(
+            X, owner, np.flatnonzero(refit), covariance_type, reg_covar
+        )
+        refit[background] = False
+    if not refit.any():
+        refit[np.argmax(weights)] = True
     n_used = np.full(n_components, np.nan)
     previous = None
     n_iter = 0
@@ -121,12 +354,7 @@ def robust_parameters(
         squared = MahalanobisKernel(means, factors, covariance_type, "float64").squared(
             X
         )
-        log_density = (
-            log_weights
-            + _log_determinants(factors, covariance_type, n_features)
-            - 0.5 * squared
-        )
-        owner = np.argmax(log_density, axis=1)
+        owner = _owners(squared, weights, factors, covariance_type, n_features)
         inside = squared[np.arange(n_samples), owner] <= cutoff
         keep = np.where(inside, owner, -1)
         if previous is not None and np.array_equal(keep, previous):
@@ -155,4 +383,67 @@ def robust_parameters(
         if covariance_type == "tied" and pooled_count > 0:
             covariances = pooled / pooled_count + reg_covar * np.eye(n_features)
         factors = precisions_cholesky_from_covariances(covariances, covariance_type)
-    return means, factors, n_used, n_iter
+    return means, factors, n_used, refit, n_iter
+
+
+def _owners(squared, weights, factors, covariance_type, n_features):
+    """The most probable component of each sample (hard E-step)."""
+    log_density = (
+        np.log(np.maximum(weights, 1e-300))
+        + _log_determinants(factors, covariance_type, n_features)
+        - 0.5 * squared
+    )
+    return np.argmax(log_density, axis=1)
+
+
+def _merge_into(X, owner, into, means, covariances, weights, reg_covar):
+    """Give each merged group one component: the union's mean and covariance.
+
+    In place (``covariances`` in the 'full', 'diag' or 'spherical' layout):
+    the absorbed components lose their weight (so they are neither
+    eligible nor given samples any more); the kept one takes the moments of
+    the union.
+    """
+    for target in set(into.values()):
+        group = [target, *(k for k, t in into.items() if t == target)]
+        rows = X[np.isin(owner, group)]
+        mean = rows.mean(axis=0)
+        centred = rows - mean
+        scatter = centred.T @ centred / rows.shape[0]
+        means[target] = mean
+        if covariances.ndim == 3:
+            covariances[target] = scatter + reg_covar * np.eye(X.shape[1])
+        elif covariances.ndim == 2:
+            covariances[target] = np.diag(scatter) + reg_covar
+        else:
+            covariances[target] = np.mean(np.diag(scatter)) + reg_covar
+        for k in group[1:]:
+            weights[target] += weights[k]
+            weights[k] = 0.0
+
+
+DEFAULT_QUANTILE = 0.999
+
+
+def resolve_robust(robust, calibration: str, dask_input: bool):
+    """The quantile ``robust`` means, or None for the mixture's own ellipsoids.
+
+    'auto' is :data:`DEFAULT_QUANTILE` for a calibrated threshold on data
+    in memory, and None with ``calibration="none"`` (the raw radius of the
+    mixture's ellipsoids, the meaning of ``predict_within``) or a Dask
+    array (the re-estimation needs the samples in memory).
+
+    Examples
+    --------
+    >>> resolve_robust("auto", "predictive", dask_input=False)
+    0.999
+    >>> resolve_robust("auto", "none", dask_input=False) is None
+    True
+    >>> resolve_robust(0.975, "none", dask_input=False)
+    0.975
+    """
+    if robust != "auto":
+        return None if robust is None else float(robust)
+    if calibration == "none" or dask_input:
+        return None
+    return DEFAULT_QUANTILE

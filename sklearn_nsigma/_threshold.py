@@ -16,8 +16,8 @@ from sklearn_nsigma._calibration import (
     hotelling_form,
     log_tail,
     log_tail_to_sigma,
+    reference_form,
     squared_radius,
-    student_form,
 )
 from sklearn_nsigma._coverage import coverage_to_sigma
 from sklearn_nsigma._fitted import unfreeze
@@ -75,14 +75,7 @@ def calibration_laws(calibration, mixture, fitted, n_samples, n_used):
     if calibration != "predictive":
         return np.ones(n_components), np.full(n_components, np.inf)
     if is_bayesian(mixture):
-        inner = unfreeze(mixture)
-        nu = np.broadcast_to(
-            np.asarray(inner.degrees_of_freedom_, dtype=np.float64), (n_components,)
-        )
-        beta = np.broadcast_to(
-            np.asarray(inner.mean_precision_, dtype=np.float64), (n_components,)
-        )
-        scale, dfd = student_form(nu, beta, n_features)
+        scale, dfd = reference_form(unfreeze(mixture), n_features)
     else:
         scale, dfd = hotelling_form(
             weights * n_samples, n_features, covariance_type, n_samples

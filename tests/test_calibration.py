@@ -15,8 +15,10 @@ from sklearn_nsigma._calibration import (
     log_f_sf,
     log_tail,
     log_tail_to_sigma,
+    reference_form,
     squared_radius,
 )
+from sklearn_nsigma._robust import background_components, merge_components
 
 
 @pytest.mark.parametrize("df", [1, 3, 10, 50])
@@ -132,7 +134,7 @@ def test_robust_with_frozen_estimator_leaves_the_mixture_alone():
     X = np.concatenate([rng.normal(size=(500, 2)), rng.uniform(-10, 10, (60, 2))])
     gmm = GaussianMixture(random_state=0).fit(X)
     covariances = gmm.covariances_.copy()
-    plain = NSigmaOutlierDetector(FrozenEstimator(gmm)).fit(X)
+    plain = NSigmaOutlierDetector(FrozenEstimator(gmm), robust=None).fit(X)
     robust = NSigmaOutlierDetector(FrozenEstimator(gmm), robust=0.975).fit(X)
     assert_array_equal(gmm.covariances_, covariances)
     assert robust.n_robust_iter_ >= 2
@@ -140,3 +142,85 @@ def test_robust_with_frozen_estimator_leaves_the_mixture_alone():
     flagged = [(d.predict(X[500:]) == -1).mean() for d in (plain, robust)]
     assert flagged[1] > flagged[0] + 0.2
     assert (robust.predict(X[:500]) == -1).mean() < 0.02
+
+
+def test_reference_form_is_hotelling_with_the_data_count():
+    """Check the Bayesian law: Hotelling's with n_k = beta_k - beta_0, rescaled."""
+    X = np.random.RandomState(0).normal(size=(300, 4))
+    bgm = BayesianGaussianMixture(n_components=1, random_state=0).fit(X)
+    scale, dfd = reference_form(bgm, 4)
+    n_k = bgm.mean_precision_ - bgm.mean_precision_prior_
+    assert_allclose(n_k, [300.0])
+    expected_scale, expected_dfd = hotelling_form(n_k, 4, "full")
+    share = (bgm.degrees_of_freedom_ - 4) / bgm.degrees_of_freedom_
+    assert_allclose(dfd, expected_dfd)
+    assert_allclose(scale, expected_scale * share)
+
+
+@pytest.mark.parametrize("robust", [None, "auto"])
+def test_bayesian_default_is_calibrated_in_high_dimension(robust):
+    """Check the nominal rate on new samples of one 30-D Gaussian (10 per dim).
+
+    At n_sigma=2 the nominal rate is 4.55 %; the Student t predictive under
+    scikit-learn's prior flags 12.4 % here (robust=None).
+    """
+    rng = np.random.RandomState(0)
+    X, X_new = rng.normal(size=(300, 30)), rng.normal(size=(20000, 30))
+    detector = NSigmaOutlierDetector(
+        BayesianGaussianMixture(n_components=1, random_state=0),
+        n_sigma=2.0,
+        robust=robust,
+    ).fit(X)
+    flagged = (detector.predict(X_new) == -1).mean()
+    assert 0.025 < flagged < 0.07
+
+
+def test_merge_components_joins_the_pieces_of_one_cluster_only():
+    """Check that k-means pieces of a 20-D Gaussian are merged, clusters apart not."""
+    rng = np.random.RandomState(0)
+    first = rng.normal(size=(600, 20))
+    second = rng.normal(size=(300, 20)) + 12.0
+    X = np.concatenate([first, second])
+    pieces = np.argsort(first[:, :2] @ rng.normal(size=2)).argsort() * 3 // 600
+    owner = np.concatenate([pieces, np.full(300, 3)])  # 3 pieces, then 1 cluster
+    into = merge_components(X, owner, np.arange(4))
+    assert len(into) == 2  # the three pieces are one component
+    assert set(into) | set(into.values()) == {0, 1, 2}
+
+
+def test_background_components_are_the_noise_ones():
+    """Check that a component fitted to uniform noise is background, clusters not."""
+    rng = np.random.RandomState(0)
+    clusters = [rng.normal(size=(200, 10)) + shift for shift in (0.0, 6.0)]
+    noise = rng.uniform(-10, 16, size=(60, 10))
+    X = np.concatenate([*clusters, noise])
+    owner = np.repeat([0, 1, 2], [200, 200, 60])
+    assert_array_equal(background_components(X, owner, np.arange(3), "full"), [2])
+    assert_array_equal(background_components(X, owner, np.arange(3), "diag"), [2])
+
+
+def test_default_detector_finds_uniform_noise_in_high_dimension():
+    """Check the default ellipsoids: noise flagged, inliers at about the nominal rate.
+
+    A BayesianGaussianMixture(10) gives the 10 % of noise components of their
+    own, broad enough to cover it; the default leaves them out.
+    """
+    rng = np.random.RandomState(0)
+    centres = rng.uniform(-6, 6, size=(3, 20))
+
+    def draw(n_per_cluster, n_noise):
+        inliers = np.concatenate(
+            [c + rng.normal(size=(n_per_cluster, 20)) for c in centres]
+        )
+        noise = rng.uniform(-10, 10, size=(n_noise, 20))
+        return np.concatenate([inliers, noise]), len(inliers)
+
+    X, _ = draw(250, 80)
+    X_new, n_in = draw(1000, 300)
+    detector = NSigmaOutlierDetector(random_state=0).fit(X)
+    flagged = detector.predict(X_new) == -1
+    assert flagged[n_in:].mean() > 0.95
+    assert flagged[:n_in].mean() < 0.01
+    assert detector.n_robust_iter_ >= 1
+    raw = NSigmaOutlierDetector(random_state=0, calibration="none").fit(X)
+    assert not hasattr(raw, "n_robust_iter_")  # robust='auto' is None there

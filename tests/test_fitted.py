@@ -139,8 +139,9 @@ def test_fitted_detector_builds_no_kernel_to_predict(monkeypatch):
     "min_weight, n_samples, expected", [("auto", 1000, 0.05), ("auto", 10, 0.2)]
 )
 def test_auto_min_weight(min_weight, n_samples, expected):
-    """Check 'auto' is max(0.05, 2 / n_samples)."""
+    """Check 'auto' is max(0.05, (n_features + 2) / n_samples)."""
     assert resolve_min_weight(min_weight, n_samples) == expected
+    assert resolve_min_weight(min_weight, n_samples, 3) == max(0.05, 5 / n_samples)
     assert resolve_min_weight(0.3, n_samples) == 0.3
 
 

@@ -255,7 +255,7 @@ def test_auto_min_weight_matches_the_detector():
 
     X = np.random.RandomState(0).normal(size=(30, 2))
     detector = NSigmaOutlierDetector(GaussianMixture(2, random_state=0)).fit(X)
-    assert detector.min_weight_ == display_min_weight("auto", None, 30)
+    assert detector.min_weight_ == display_min_weight("auto", None, 30, 2)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)

@@ -38,15 +38,15 @@ __all__ = [
 
 
 def display_min_weight(
-    min_weight: float | str, detector, n_samples: int | None
+    min_weight: float | str, detector, n_samples: int | None, n_features: int = 0
 ) -> float:
     """The number a display's ``min_weight`` stands for.
 
     'auto' is the detector's rule: a detector's own ``min_weight_`` (the
     components it uses); for a mixture, which does not keep its number of
-    training samples, ``max(0.05, 2 / n_samples)`` with ``n_samples`` the
-    rows of the X drawn, and 0.05 without X. A number is returned as it is
-    (checked where it is used).
+    training samples, ``max(0.05, (n_features + 2) / n_samples)`` with
+    ``n_samples`` the rows of the X drawn, and 0.05 without X. A number is
+    returned as it is (checked where it is used).
     """
     if not isinstance(min_weight, str):
         return min_weight
@@ -59,7 +59,7 @@ def display_min_weight(
         return float(own)
     if not n_samples:
         return AUTO_MIN_WEIGHT
-    return resolve_min_weight("auto", n_samples)
+    return resolve_min_weight("auto", n_samples, n_features)
 
 
 def drawn_components(
@@ -71,7 +71,8 @@ def drawn_components(
     for 'auto') and, for a detector that says which components it uses
     (``eligible_components_``), used by it. The heaviest is always drawn.
     """
-    min_weight = display_min_weight(min_weight, detector, n_samples)
+    n_features = np.shape(mixture.means_)[1]
+    min_weight = display_min_weight(min_weight, detector, n_samples, n_features)
     return _eligible_drawn(mixture, detector, min_weight)
 
 
