@@ -27,13 +27,15 @@ Usage::
 """
 
 import argparse
+import contextlib
+import io
+import re
 import time
 import warnings
 
-import dask
 import dask.array as da
 import numpy as np
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, wait
 from distributed.diagnostics import MemorySampler
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
@@ -108,78 +110,152 @@ def bench_scoring(args):
 
 
 def mixture_block(block_id=None, block_info=None, *, means, scales):
-    """Rows of one block of a Gaussian mixture, seeded by the block index."""
+    """Rows of one block of a Gaussian mixture, seeded by the block index.
+
+    In the dtype of ``means`` (float32 halves the memory of the fit target).
+    """
     rows = block_info[None]["chunk-shape"][0]
     rng = np.random.default_rng([1, block_id[0]])
     labels = rng.integers(0, len(means), size=rows)
-    X = rng.standard_normal((rows, means.shape[1])) * scales[labels]
+    X = rng.standard_normal((rows, means.shape[1]), dtype=means.dtype)
+    X *= scales[labels]
     X += means[labels]
     return X
 
 
-def bench_fit(args):
-    d, k = args.n_features, args.n_components
-    rng = np.random.RandomState(0)
-    means = rng.uniform(-10, 10, size=(k, d))
-    scales = rng.uniform(0.5, 2.0, size=(k, d))
-    n_blocks = -(-args.rows // args.block_rows)
-    chunks = [args.block_rows] * (n_blocks - 1)
-    chunks.append(args.rows - sum(chunks))
-    X = da.map_blocks(
+def lazy_mixture(rows, block_rows, means, scales):
+    n_blocks = -(-rows // block_rows)
+    chunks = [block_rows] * (n_blocks - 1)
+    chunks.append(rows - sum(chunks))
+    return da.map_blocks(
         mixture_block,
-        chunks=(tuple(chunks), (d,)),
-        dtype=np.float64,
+        chunks=(tuple(chunks), (means.shape[1],)),
+        dtype=means.dtype,
         means=means,
         scales=scales,
     )
+
+
+def iteration_times(fit):
+    """Seconds of each EM iteration after the first, from ``verbose=2``.
+
+    The parent's verbose output times every iteration (E-step, M-step and
+    lower bound); the first also holds the initialisation and is dropped.
+    """
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        fit()
+    times = [float(t) for t in re.findall(r"time lapse ([0-9.]+)s", buffer.getvalue())]
+    return times[1:]
+
+
+def worker_peak_rss(dask_worker=None):
+    """Largest resident memory of this worker process so far, in bytes."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def worker_cpu(dask_worker=None):
+    """CPU seconds used by this worker process so far (user + system)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_fit(args):
+    d, k = args.n_features, args.n_components
+    dtype = np.dtype(args.dtype)
+    rng = np.random.RandomState(0)
+    means = rng.uniform(-10, 10, size=(k, d)).astype(dtype)
+    scales = rng.uniform(0.5, 2.0, size=(k, d)).astype(dtype)
+    X = lazy_mixture(args.rows, args.block_rows, means, scales)
     start = dict(
         n_components=k,
         covariance_type="full",
         tol=0,
+        max_iter=args.iterations + 1,
+        verbose=2,
+        verbose_interval=1,
         means_init=means + rng.normal(scale=0.5, size=means.shape),
         weights_init=np.full(k, 1 / k),
         precisions_init=np.stack([np.eye(d)] * k),
     )
     print(
-        f"fit: {args.rows:,} rows x {d} ({X.nbytes / 1e9:.1f} GB, lazy), K = {k}, "
-        f"full, blocks of {args.block_rows:,} rows, 2 workers x 1 thread, "
-        f"memory_limit {args.memory_limit}, persist={not args.no_persist}"
+        f"fit: {args.rows:,} rows x {d} {dtype} ({X.nbytes / 1e9:.1f} GB, "
+        f"generated on the workers), K = {k}, full, blocks of "
+        f"{args.block_rows:,} rows, 2 workers x 1 thread, memory_limit "
+        f"{args.memory_limit} each; in memory: {args.rows // 2:,} rows, 1 thread"
     )
     warnings.simplefilter("ignore", ConvergenceWarning)
-    n = args.iterations
+    half = args.rows // 2
     with cluster(2, args.memory_limit) as local, Client(local) as client:
-        timed(client, X[: args.block_rows].sum())  # warm up the workers
-        sampler = MemorySampler()
-        runs = {}
-        with sampler.sample("fit", measure="process"):
+        X = X.persist()
+        wait(X)
+        after_persist = client.run(worker_peak_rss)
+        # the rows of one worker, in memory, generated block by block
+        local_X = np.empty((half, d), dtype=dtype)
+        offsets = np.cumsum((0,) + X.chunks[0])
+        for b in range(int(np.searchsorted(offsets, half, side="left"))):
+            stop = min(offsets[b + 1], half)
+            local_X[offsets[b] : stop] = mixture_block(
+                (b,),
+                {None: {"chunk-shape": (X.chunks[0][b], d)}},
+                means=means,
+                scales=scales,
+            )[: stop - offsets[b]]
+        wall = {"dask": [], "memory": []}
+        cpu = {"dask": [], "memory": []}
+        n = args.iterations
+
+        def fit_on_dask(max_iter):
+            model = NSigmaGaussianMixture(**{**start, "max_iter": max_iter})
+            return lambda: fit_dask(model, X)
+
+        def fit_in_memory(max_iter):
+            model = NSigmaGaussianMixture(**{**start, "max_iter": max_iter})
+            return lambda: model.fit(local_X)
+
+        for _ in range(args.repeats):  # interleaved
+            seconds = {}
             for max_iter in (1, 1 + n):
-                model = NSigmaGaussianMixture(max_iter=max_iter, **start)
-                runs[max_iter] = best_of(
-                    lambda m=model: fit_dask(m, X, persist=not args.no_persist),
-                    args.repeats,
+                before = sum(client.run(worker_cpu).values())
+                wall["dask"] += iteration_times(fit_on_dask(max_iter))
+                seconds["dask", max_iter] = (
+                    sum(client.run(worker_cpu).values()) - before
                 )
-        peak = sampler.to_pandas()["fit"].max() / 2**20
-    per_iteration = (runs[1 + n] - runs[1]) / n
-    half = X[: args.rows // 2].compute()
-    with threadpool_limits(1), dask.config.set(scheduler="synchronous"):
-        memory_runs = {
-            max_iter: best_of(
-                lambda m=max_iter: NSigmaGaussianMixture(max_iter=m, **start).fit(half),
-                args.repeats,
-            )
-            for max_iter in (1, 1 + n)
-        }
-    in_memory = (memory_runs[1 + n] - memory_runs[1]) / n
+                with threadpool_limits(1):
+                    before = time.process_time()
+                    wall["memory"] += iteration_times(fit_in_memory(max_iter))
+                    seconds["memory", max_iter] = time.process_time() - before
+            for side, workers in (("dask", 2), ("memory", 1)):
+                extra = seconds[side, 1 + n] - seconds[side, 1]
+                cpu[side].append(extra / n / workers)
+        peaks = client.run(worker_peak_rss)
+    persisted = X.nbytes / 2 / 2**20
+    dask_s, memory_s = np.median(wall["dask"]), np.median(wall["memory"])
+    dask_cpu, memory_cpu = np.median(cpu["dask"]), np.median(cpu["memory"])
     print(
         "| rows | Dask s/iteration (2 workers) | in memory s/iteration "
-        "(rows / 2, 1 thread) | ratio | fit with 1 iteration (s) "
-        "| persisted GB | peak worker memory (MB, sum) |"
+        "(rows / 2, 1 thread) | ratio | CPU s/iteration per worker, Dask "
+        "/ in memory | persisted per worker (MiB) "
+        "| peak RSS per worker after persist / after the fits (MiB) |"
     )
     print("|---|---|---|---|---|---|---|")
+    peak_text = ", ".join(
+        f"{after_persist[w] / 2**20:.0f} / {peaks[w] / 2**20:.0f}"
+        for w in sorted(peaks)
+    )
     print(
-        f"| {args.rows:,} | {per_iteration:.3f} | {in_memory:.3f} "
-        f"| {per_iteration / in_memory:.2f} | {runs[1]:.2f} "
-        f"| {0 if args.no_persist else X.nbytes / 1e9:.2f} | {peak:.0f} |"
+        f"| {args.rows:,} | {dask_s:.3f} | {memory_s:.3f} | {dask_s / memory_s:.2f} "
+        f"| {dask_cpu:.3f} / {memory_cpu:.3f} = {dask_cpu / memory_cpu:.2f} "
+        f"| {persisted:.0f} | {peak_text} |"
+    )
+    print(
+        f"({len(wall['dask'])} and {len(wall['memory'])} iterations timed, "
+        "medians; "
+        f"block {args.block_rows * d * dtype.itemsize / 2**20:.0f} MiB)"
     )
 
 
@@ -193,12 +269,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fit", action="store_true", help="benchmark the fit")
     parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--no-persist", action="store_true")
+    parser.add_argument("--dtype", default=None, help="float32 (fit) or float64")
     args = parser.parse_args()
     if args.fit:
         args.n_features = args.n_features or 10
         args.n_components = args.n_components or 8
-        args.memory_limit = args.memory_limit or "6GiB"
+        args.memory_limit = args.memory_limit or "4.5GiB"
+        args.dtype = args.dtype or "float32"
         bench_fit(args)
     else:
         args.n_features = args.n_features or 3
