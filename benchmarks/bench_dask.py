@@ -36,7 +36,6 @@ import warnings
 import dask.array as da
 import numpy as np
 from distributed import Client, LocalCluster, wait
-from distributed.diagnostics import MemorySampler
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
@@ -47,15 +46,6 @@ def timed(client, collection):
     start = time.perf_counter()
     client.compute(collection).result()
     return time.perf_counter() - start
-
-
-def best_of(function, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def cluster(n_workers, memory_limit):
@@ -74,38 +64,49 @@ def bench_scoring(args):
     sample = X[: min(200_000, args.rows)].compute()
     model = NSigmaGaussianMixture(args.n_components, random_state=0).fit(sample)
     block = X[: args.block_rows].compute()
-    with threadpool_limits(1):
-        in_memory = best_of(lambda: model.predict_within(block, 3.0), args.repeats)
-    in_memory_rate = len(block) / in_memory / 1e6
     print(
-        f"{args.rows:,} rows x {args.n_features} ({X.nbytes / 1e9:.1f} GB, lazy), "
-        f"K = {args.n_components}, blocks of {args.block_rows:,} rows; "
-        f"in memory, one thread: {in_memory * 1e3:.1f} ms per block, "
-        f"{in_memory_rate:.1f} M rows/s"
+        f"{args.rows:,} rows x {args.n_features} ({X.nbytes / 1e9:.1f} GB, "
+        f"persisted on the workers), K = {args.n_components}, blocks of "
+        f"{args.block_rows:,} rows; predict_within(X, 3.0).sum(); in memory: "
+        "the same on one block, one thread"
     )
     print(
-        "| workers | generate only (s) | generate + predict_within (s) "
-        "| scoring M rows/s | per worker / in memory | end-to-end M rows/s "
-        "| peak worker memory (MB) |"
+        "| workers | in memory M rows/s (wall / CPU) | Dask M rows/s | per worker, "
+        "wall / in memory | per worker, CPU / in memory | peak RSS per worker (MiB) |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for n_workers in (1, 2):
         with cluster(n_workers, args.memory_limit) as local, Client(local) as client:
-            timed(client, X[: args.block_rows].sum())  # warm up the workers
-            generate = min(timed(client, X.sum()) for _ in range(args.repeats))
-            sampler = MemorySampler()
-            with sampler.sample("scoring", measure="process"):
-                total = min(
-                    timed(client, model.predict_within(X, 3.0).sum())
-                    for _ in range(args.repeats)
-                )
-            peak = sampler.to_pandas()["scoring"].max() / 2**20
-        scoring = max(total - generate, 1e-9)
-        rate = args.rows / scoring / 1e6
+            persisted = X.persist()
+            wait(persisted)
+            # one aggregation task: the tree of a default sum would add tasks
+            scores = model.predict_within(persisted, 3.0).sum(
+                split_every=persisted.numblocks[0]
+            )
+            timed(client, scores)  # warm up: the model reaches the workers
+            wall, cpu, memory_wall, memory_cpu = [], [], [], []
+            for _ in range(args.repeats):  # interleaved
+                before = client.run(worker_cpu)
+                wall.append(timed(client, scores))
+                after = client.run(worker_cpu)
+                cpu.append(sum(after[w] - before[w] for w in after))
+                with threadpool_limits(1):
+                    for _ in range(3):
+                        start, start_cpu = time.perf_counter(), time.process_time()
+                        model.predict_within(block, 3.0).sum()
+                        memory_wall.append(time.perf_counter() - start)
+                        memory_cpu.append(time.process_time() - start_cpu)
+            peaks = client.run(worker_peak_rss)
+            del persisted, scores
+        rate = args.rows / np.median(wall) / 1e6
+        rate_cpu = args.rows / np.median(cpu) / 1e6  # per worker, per CPU second
+        memory_rate = len(block) / np.median(memory_wall) / 1e6
+        memory_rate_cpu = len(block) / np.median(memory_cpu) / 1e6
+        peak_text = ", ".join(f"{peaks[w] / 2**20:.0f}" for w in sorted(peaks))
         print(
-            f"| {n_workers} | {generate:.2f} | {total:.2f} | {rate:.1f} "
-            f"| {rate / n_workers / in_memory_rate:.0%} "
-            f"| {args.rows / total / 1e6:.1f} | {peak:.0f} |"
+            f"| {n_workers} | {memory_rate:.0f} / {memory_rate_cpu:.0f} "
+            f"| {rate:.0f} | {rate / n_workers / memory_rate:.0%} "
+            f"| {rate_cpu / memory_rate_cpu:.0%} | {peak_text} |"
         )
 
 
@@ -261,7 +262,7 @@ def bench_fit(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", "--n-rows", type=int, default=100_000_000)
+    parser.add_argument("--rows", "--n-rows", type=int, default=None)
     parser.add_argument("--n-features", type=int, default=None)
     parser.add_argument("--n-components", type=int, default=None)
     parser.add_argument("--block-rows", type=int, default=2_000_000)
@@ -275,12 +276,14 @@ def main():
         args.n_features = args.n_features or 10
         args.n_components = args.n_components or 8
         args.memory_limit = args.memory_limit or "4.5GiB"
+        args.rows = args.rows or 100_000_000
         args.dtype = args.dtype or "float32"
         bench_fit(args)
     else:
         args.n_features = args.n_features or 3
         args.n_components = args.n_components or 4
-        args.memory_limit = args.memory_limit or "2GiB"
+        args.memory_limit = args.memory_limit or "3GiB"
+        args.rows = args.rows or 40_000_000
         bench_scoring(args)
 
 
