@@ -24,6 +24,7 @@ Usage::
 
     python benchmarks/bench_dask.py                  # scoring, 4 x 10^7 rows
     python benchmarks/bench_dask.py --block-rows 8000000
+    python benchmarks/bench_dask.py --glibc-malloc-default
     python benchmarks/bench_dask.py --fit --repeats 2 --iterations 2  # 10^8 rows
     python benchmarks/bench_dask.py --fit --rows 4000000 --block-rows 500000
 """
@@ -35,6 +36,7 @@ import re
 import time
 import warnings
 
+import dask
 import dask.array as da
 import numpy as np
 from distributed import Client, LocalCluster, wait
@@ -273,7 +275,16 @@ def main():
     parser.add_argument("--fit", action="store_true", help="benchmark the fit")
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--dtype", default=None, help="float32 (fit) or float64")
+    parser.add_argument(
+        "--glibc-malloc-default",
+        action="store_true",
+        help="start the workers without distributed's MALLOC_TRIM_THRESHOLD_=65536 "
+        "(with it, every array over 128 KiB is freshly mapped and page-faulted)",
+    )
     args = parser.parse_args()
+    if args.glibc_malloc_default:
+        key = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+        dask.config.set({key: None})
     if args.fit:
         args.n_features = args.n_features or 10
         args.n_components = args.n_components or 8
