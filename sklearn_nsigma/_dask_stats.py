@@ -160,7 +160,10 @@ def _fused_statistics(block, estimator, covariance_type, entropy):
         and hasattr(estimator, "_weighted_offsets")
     ):
         return None
-    from sklearn_nsigma._em import _Moments, log_prob_resp
+    try:
+        from sklearn_nsigma._em import _Moments, log_prob_resp
+    except ImportError:  # the kernel EM steps moved: use the E-step
+        return None
 
     offsets = estimator._weighted_offsets(block.shape[1])
     kernel = estimator._em_kernel(block, offsets)
