@@ -18,6 +18,9 @@ in the cluster's memory are persisted on the workers instead (the default).
 
 The number of rows can be lowered with the ``NSIGMA_DASK_FIT_ROWS``
 environment variable (the test suite runs this script on 200 000 rows).
+On 10^8 rows, on a 2-core machine busy with other work, the fit took 380 s
+(5 EM iterations, each generating the rows again) and every recovered
+weight, mean and covariance was within 0.0011 of the generating one.
 """
 
 # %%

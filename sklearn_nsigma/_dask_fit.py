@@ -5,21 +5,15 @@
 best of ``n_init``) on any :class:`~sklearn.mixture.GaussianMixture` or
 :class:`~sklearn.mixture.BayesianGaussianMixture`, subclasses included,
 without gathering ``X``. Each iteration is one pass over the blocks where
-they live: every block runs the estimator's own E-step
-(``_estimate_log_prob_resp``, so a faster subclass is faster here too) and
+they live: every block runs the estimator's own E-step (the fused E-step of
+:mod:`sklearn_nsigma._em` for this package's mixtures, otherwise
+``_estimate_log_prob_resp``, so a faster subclass is faster here too) and
 returns only its sufficient statistics. The M-step runs on the driver, on
 the pooled statistics, with the parent class's own update code.
 
-Statistics of a block, per component ``k``: the responsibility sum
-``n_k``, the weighted sum ``s_k = sum_i r_ik x_i`` and the weighted scatter
-about the block's own weighted mean ``c_k = s_k / n_k`` (full and tied: a
-matrix; diag and spherical: its diagonal), plus the block's share of the
-lower bound (the sum of ``log p(x_i)``, and for the Bayesian mixture the sum
-of ``r_ik log r_ik``). Scatters are pooled exactly (Chan et al.): the pooled
-scatter about ``c`` is ``sum_b W_b + n_b (c_b - c)(c_b - c)^T``. Centring per
-block keeps the precision of data far from the origin. Blocks are pooled on
-the driver in block order, so the answer does not depend on the number of
-workers or on which worker computed what.
+The statistics and their pooling are in :mod:`sklearn_nsigma._dask_stats`,
+the initialisations in :mod:`sklearn_nsigma._dask_init`; this module holds
+the loop, the M-step and the lower bound.
 
 Dask is an optional dependency; this module imports it only when called.
 """
@@ -27,13 +21,11 @@ Dask is an optional dependency; this module imports it only when called.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
 from sklearn_nsigma._compat import (
     _check_feature_names,
@@ -42,347 +34,16 @@ from sklearn_nsigma._compat import (
     _compute_precision_cholesky_from_precisions,
     get_namespace,
 )
+from sklearn_nsigma._dask_init import _initial_source, _Ones
+from sklearn_nsigma._dask_stats import _Blocks, _gaussian_parameters
 
 #: Dask configuration key read when ``persist=None``: set it to False, e.g.
 #: ``dask.config.set({"sklearn_nsigma.fit.persist": False})``, to recompute
 #: the blocks at every EM iteration instead of keeping them on the workers.
 PERSIST_CONFIG_KEY = "sklearn_nsigma.fit.persist"
 
-#: Rows of the sample the k-means initialisations use without dask-ml.
-#: Arrays with at most this many rows are taken whole, in order: the
-#: initialisation is then the one of the in-memory fit.
-INIT_SAMPLE_ROWS = 100_000
-
-# Working memory per chunk of rows inside a block, in bytes.
-_CHUNK_BYTES = 32 * 2**20
-
-
-# -- sufficient statistics ---------------------------------------------------
-@dataclass
-class _Statistics:
-    """Weighted statistics of some rows, per component.
-
-    ``scatter`` is about each component's weighted mean ``centres``:
-    (K, d, d) for full, (d, d) summed over components for tied, (K, d) for
-    diag and spherical. ``unassigned`` is ``sum_i (1 - sum_k r_ik) x_i x_i^T``
-    (tied only, when responsibilities do not sum to one per row, as for the
-    one-hot initialisations).
-    """
-
-    resp_sum: np.ndarray
-    weighted_sum: np.ndarray
-    scatter: np.ndarray
-    unassigned: np.ndarray | None = None
-    log_prob_norm_sum: float = 0.0
-    resp_log_resp_sum: float = 0.0
-
-    @property
-    def centres(self) -> np.ndarray:
-        return _safe_centres(self.resp_sum, self.weighted_sum)
-
-
-def _safe_centres(resp_sum, weighted_sum):
-    """``weighted_sum / resp_sum``, 0 for components without weight."""
-    centres = np.zeros_like(weighted_sum)
-    np.divide(
-        weighted_sum, resp_sum[:, np.newaxis], out=centres, where=resp_sum[:, None] > 0
-    )
-    return centres
-
-
-def _offset_scatter(weights, offsets, covariance_type):
-    """``sum_j w_jk o_jk o_jk^T`` in the layout of ``covariance_type``.
-
-    ``weights`` (J, K), ``offsets`` (J, K, d).
-    """
-    if covariance_type == "full":
-        return np.einsum("jk,jka,jkb->kab", weights, offsets, offsets)
-    if covariance_type == "tied":
-        return np.einsum("jk,jka,jkb->ab", weights, offsets, offsets)
-    return np.einsum("jk,jka->ka", weights, offsets**2)
-
-
-def _pool(pieces: list[_Statistics], covariance_type: str) -> _Statistics:
-    """Statistics of the union of the rows of ``pieces``, exactly."""
-    if len(pieces) == 1:
-        return pieces[0]
-    resp_sums = np.stack([p.resp_sum for p in pieces])
-    centres = np.stack([p.centres for p in pieces])
-    resp_sum = resp_sums.sum(axis=0)
-    weighted_sum = sum(p.weighted_sum for p in pieces)
-    offsets = centres - _safe_centres(resp_sum, weighted_sum)
-    scatter = sum(p.scatter for p in pieces) + _offset_scatter(
-        resp_sums, offsets, covariance_type
-    )
-    unassigned = None
-    if pieces[0].unassigned is not None:
-        unassigned = sum(p.unassigned for p in pieces)
-    return _Statistics(
-        resp_sum,
-        weighted_sum,
-        scatter,
-        unassigned,
-        sum(p.log_prob_norm_sum for p in pieces),
-        sum(p.resp_log_resp_sum for p in pieces),
-    )
-
-
-def _chunk_statistics(X, resp, covariance_type, unassigned) -> _Statistics:
-    """Statistics of the rows ``X`` weighted by ``resp``, in float64."""
-    X = np.asarray(X, dtype=np.float64)
-    resp = np.asarray(resp, dtype=np.float64)
-    resp_sum = resp.sum(axis=0)
-    weighted_sum = resp.T @ X
-    centres = _safe_centres(resp_sum, weighted_sum)
-    n_components, n_features = weighted_sum.shape
-    if covariance_type in ("full", "tied"):
-        scatter = np.empty((n_components, n_features, n_features))
-        for k in range(n_components):
-            diff = X - centres[k]
-            scatter[k] = (resp[:, k, np.newaxis] * diff).T @ diff
-        if covariance_type == "tied":
-            scatter = scatter.sum(axis=0)
-    else:
-        scatter = np.empty((n_components, n_features))
-        for k in range(n_components):
-            scatter[k] = resp[:, k] @ np.square(X - centres[k])
-    extra = None
-    if unassigned:
-        rest = 1.0 - resp.sum(axis=1)
-        extra = (rest[:, np.newaxis] * X).T @ X
-    return _Statistics(resp_sum, weighted_sum, scatter, extra)
-
-
-# -- where the responsibilities of a block come from ---------------------------
-class _EStep:
-    """Responsibilities from the estimator's own E-step."""
-
-    def __init__(self, estimator, entropy):
-        self.estimator = estimator
-        self.entropy = entropy
-
-    def for_block(self, block_index):
-        return self
-
-    def __call__(self, chunk, rows):
-        log_prob_norm, log_resp = self.estimator._estimate_log_prob_resp(chunk)
-        resp = np.exp(log_resp)
-        extra = {"log_prob_norm_sum": float(np.sum(log_prob_norm, dtype=np.float64))}
-        if self.entropy:
-            extra["resp_log_resp_sum"] = float(
-                np.sum(resp * log_resp, dtype=np.float64)
-            )
-        return resp, extra
-
-
-class _Ones:
-    """A single component holding every row: the data's own moments."""
-
-    def for_block(self, block_index):
-        return self
-
-    def __call__(self, chunk, rows):
-        return np.ones((chunk.shape[0], 1)), {}
-
-
-class _Given:
-    """Responsibilities computed on the driver for every row (small arrays)."""
-
-    def __init__(self, resp, offsets):
-        self.resp = resp
-        self.offsets = offsets
-
-    def for_block(self, block_index):
-        start, stop = self.offsets[block_index], self.offsets[block_index + 1]
-        return _GivenBlock(self.resp[start:stop])
-
-
-class _GivenBlock:
-    def __init__(self, resp):
-        self.resp = resp
-
-    def __call__(self, chunk, rows):
-        return self.resp[rows], {}
-
-
-class _OneHot:
-    """Responsibility 1 of component k for the k-th chosen row, 0 elsewhere."""
-
-    def __init__(self, rows, offsets):
-        self.rows = np.asarray(rows)
-        self.offsets = offsets
-
-    def for_block(self, block_index):
-        start, stop = self.offsets[block_index], self.offsets[block_index + 1]
-        inside = np.flatnonzero((self.rows >= start) & (self.rows < stop))
-        return _OneHotBlock(len(self.rows), self.rows[inside] - start, inside)
-
-
-class _OneHotBlock:
-    def __init__(self, n_components, rows, components):
-        self.n_components = n_components
-        self.rows = rows
-        self.components = components
-
-    def __call__(self, chunk, rows):
-        resp = np.zeros((chunk.shape[0], self.n_components))
-        inside = (self.rows >= rows.start) & (self.rows < rows.stop)
-        resp[self.rows[inside] - rows.start, self.components[inside]] = 1.0
-        return resp, {}
-
-
-class _Nearest:
-    """Responsibility 1 for the nearest of the k-means centres."""
-
-    def __init__(self, centres):
-        self.centres = centres
-
-    def for_block(self, block_index):
-        return self
-
-    def __call__(self, chunk, rows):
-        from sklearn.metrics import pairwise_distances_argmin
-
-        labels = pairwise_distances_argmin(chunk, self.centres)
-        resp = np.zeros((chunk.shape[0], self.centres.shape[0]))
-        resp[np.arange(chunk.shape[0]), labels] = 1.0
-        return resp, {}
-
-
-class _Uniform:
-    """Random responsibilities, uniform then normalised, seeded per block."""
-
-    def __init__(self, n_components, seeds):
-        self.n_components = n_components
-        self.seeds = seeds
-
-    def for_block(self, block_index):
-        return _UniformBlock(self.n_components, self.seeds[block_index])
-
-
-class _UniformBlock:
-    def __init__(self, n_components, seed):
-        self.n_components = n_components
-        self.seed = seed
-        self.rng = None
-
-    def __call__(self, chunk, rows):
-        if rows.start == 0:
-            self.rng = np.random.RandomState(self.seed)
-        resp = self.rng.uniform(size=(chunk.shape[0], self.n_components))
-        resp /= resp.sum(axis=1)[:, np.newaxis]
-        return resp, {}
-
-
-def _chunk_rows(n_rows, n_features, n_components):
-    """Rows per chunk: the responsibilities and a few (rows, d) temporaries."""
-    row_bytes = 8 * (4 * n_components + 4 * n_features)
-    return max(1, min(n_rows, _CHUNK_BYTES // row_bytes))
-
-
-def _block_statistics(block, source, covariance_type, options):
-    """Statistics of one block, computed where it lives, in chunks of rows.
-
-    ``source`` gives the responsibilities of a chunk: a fitted mixture (its
-    E-step) or one of the initialisation sources above.
-    """
-    n_components, check_finite, unassigned, entropy = options
-    if check_finite and not np.isfinite(block).all():
-        raise ValueError(
-            "Input X contains NaN or infinity: every block of the Dask array "
-            "must hold finite values."
-        )
-    if isinstance(source, GaussianMixture | BayesianGaussianMixture):
-        source = _EStep(source, entropy)
-    n_rows, n_features = block.shape
-    step = _chunk_rows(n_rows, n_features, n_components)
-    pieces = []
-    extras = {}
-    for start in range(0, n_rows, step):
-        rows = slice(start, min(n_rows, start + step))
-        chunk = block[rows]
-        resp, extra = source(chunk, rows)
-        for name, value in extra.items():
-            extras[name] = extras.get(name, 0.0) + value
-        pieces.append(_chunk_statistics(chunk, resp, covariance_type, unassigned))
-    stats = _pool(pieces, covariance_type)
-    stats.log_prob_norm_sum = extras.get("log_prob_norm_sum", 0.0)
-    stats.resp_log_resp_sum = extras.get("resp_log_resp_sum", 0.0)
-    return stats
-
-
-class _Blocks:
-    """The blocks of a validated Dask array, and one pass over them."""
-
-    def __init__(self, X):
-        self.X = X
-        self.delayed = list(X.to_delayed().ravel())
-        self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])])
-
-    def statistics(
-        self,
-        source,
-        covariance_type,
-        n_components,
-        *,
-        check_finite=False,
-        unassigned=False,
-        entropy=False,
-    ) -> _Statistics:
-        """One pass: the statistics of every block, pooled in block order."""
-        import dask
-
-        options = (n_components, check_finite, unassigned, entropy)
-        if isinstance(source, GaussianMixture | BayesianGaussianMixture):
-            # One graph key for the estimator, which every block task reads:
-            # it is shipped to each worker once, not once per block.
-            shared = dask.delayed(source, pure=False)
-            sources = [shared] * len(self.delayed)
-        else:
-            sources = [source.for_block(b) for b in range(len(self.delayed))]
-        tasks = [
-            dask.delayed(_block_statistics, pure=False)(
-                block, block_source, covariance_type, options
-            )
-            for block, block_source in zip(self.delayed, sources, strict=True)
-        ]
-        return _pool(list(dask.compute(*tasks)), covariance_type)
-
 
 # -- from statistics to parameters ---------------------------------------------
-def _gaussian_parameters(stats, reg_covar, covariance_type, dtype):
-    """``(nk, xk, sk)`` as scikit-learn's ``_estimate_gaussian_parameters``.
-
-    The same formulas, from the pooled statistics: ``nk`` includes its
-    ``10 * eps``, the means divide by it, and the tied and diag covariances
-    keep the small terms that their uncentred formulas in scikit-learn imply
-    (``eps * xk xk^T`` and, for tied, the rows whose responsibilities do
-    not sum to one).
-    """
-    eps = 10 * np.finfo(dtype).eps
-    nk = stats.resp_sum + eps
-    xk = stats.weighted_sum / nk[:, np.newaxis]
-    offsets = (stats.centres - xk)[np.newaxis]
-    scatter = stats.scatter + _offset_scatter(
-        stats.resp_sum[np.newaxis], offsets, covariance_type
-    )
-    n_features = xk.shape[1]
-    if covariance_type == "full":
-        sk = scatter / nk[:, np.newaxis, np.newaxis]
-        sk += reg_covar * np.eye(n_features)
-    elif covariance_type == "tied":
-        sk = scatter + eps * (xk.T @ xk)
-        if stats.unassigned is not None:
-            sk += stats.unassigned
-        sk /= nk.sum()
-        sk += reg_covar * np.eye(n_features)
-    else:
-        sk = (scatter + eps * np.square(xk)) / nk[:, np.newaxis] + reg_covar
-        if covariance_type == "spherical":
-            sk = sk.mean(axis=1)
-    return nk.astype(dtype), xk.astype(dtype), sk.astype(dtype)
-
-
 def _m_step(estimator, nk, xk, sk) -> None:
     """The parent class's M-step, from ``(nk, xk, sk)`` instead of X."""
     if isinstance(estimator, BayesianGaussianMixture):
@@ -452,107 +113,6 @@ def _moment_proxy(stats, dtype):
     values, vectors = np.linalg.eigh(covariance)
     root = vectors * np.sqrt(np.clip(values, 0.0, None))
     return (mean + np.sqrt(n_features) * basis @ root.T).astype(dtype)
-
-
-# -- initial responsibilities ------------------------------------------------
-def _in_memory_resp(estimator, X, random_state):
-    """The responsibilities of ``BaseMixture._initialize_parameters``.
-
-    The same draws from ``random_state`` as the in-memory fit, for arrays
-    small enough to be taken whole.
-    """
-    from sklearn.cluster import KMeans, kmeans_plusplus
-
-    n_samples, n_components = X.shape[0], estimator.n_components
-    resp = np.zeros((n_samples, n_components), dtype=X.dtype)
-    if estimator.init_params == "kmeans":
-        labels = (
-            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-            .fit(X)
-            .labels_
-        )
-        resp[np.arange(n_samples), labels] = 1
-    elif estimator.init_params == "random":
-        resp = random_state.uniform(size=(n_samples, n_components)).astype(X.dtype)
-        resp /= resp.sum(axis=1)[:, np.newaxis]
-    elif estimator.init_params == "random_from_data":
-        indices = random_state.choice(n_samples, size=n_components, replace=False)
-        resp[indices, np.arange(n_components)] = 1
-    else:  # "k-means++"
-        _, indices = kmeans_plusplus(X, n_components, random_state=random_state)
-        resp[indices, np.arange(n_components)] = 1
-    return resp
-
-
-def _sample_block(block, seed, fraction):
-    rows = np.flatnonzero(
-        np.random.RandomState(seed).uniform(size=len(block)) < fraction
-    )
-    return rows, block[rows]
-
-
-def _sample(blocks, random_state, n_rows):
-    """About ``n_rows`` rows drawn uniformly on the workers, and their indices."""
-    import dask
-
-    seeds = random_state.randint(np.iinfo(np.int32).max, size=len(blocks.delayed))
-    fraction = n_rows / blocks.offsets[-1]
-    parts = dask.compute(
-        *[
-            dask.delayed(_sample_block, pure=False)(block, seed, fraction)
-            for block, seed in zip(blocks.delayed, seeds, strict=True)
-        ]
-    )
-    rows = np.concatenate(
-        [rows + blocks.offsets[b] for b, (rows, _) in enumerate(parts)]
-    )
-    return rows, np.concatenate([sample for _, sample in parts])
-
-
-def _initial_source(estimator, blocks, random_state):
-    """Where the initial responsibilities of every block come from."""
-    import dask
-
-    n_samples, n_components = blocks.offsets[-1], estimator.n_components
-    init = estimator.init_params
-    if n_samples <= INIT_SAMPLE_ROWS:
-        (X,) = dask.compute(blocks.X)
-        return _Given(
-            _in_memory_resp(estimator, np.asarray(X), random_state), blocks.offsets
-        )
-    if init == "random":
-        seeds = random_state.randint(np.iinfo(np.int32).max, size=len(blocks.delayed))
-        return _Uniform(n_components, seeds)
-    if init == "random_from_data":
-        rng = np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-        return _OneHot(
-            rng.choice(n_samples, size=n_components, replace=False), blocks.offsets
-        )
-    if init == "kmeans":
-        try:
-            from dask_ml.cluster import KMeans as DistributedKMeans
-        except ImportError:
-            DistributedKMeans = None
-        if DistributedKMeans is not None:
-            # dask-ml runs scikit-learn's k-means steps in concurrent threads,
-            # each of which sets and restores the BLAS thread limit: the last
-            # to restore can leave the process at 1 thread. Restore the limits
-            # found here once it is done.
-            with threadpool_limits(limits=None):
-                kmeans = DistributedKMeans(
-                    n_clusters=n_components,
-                    init="k-means||",
-                    random_state=random_state.randint(np.iinfo(np.int32).max),
-                ).fit(blocks.X)
-            return _Nearest(np.asarray(kmeans.cluster_centers_))
-    from sklearn.cluster import KMeans, kmeans_plusplus
-
-    rows, sample = _sample(blocks, random_state, INIT_SAMPLE_ROWS)
-    if init == "kmeans":
-        kmeans = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-        return _Nearest(kmeans.fit(sample).cluster_centers_)
-    _, indices = kmeans_plusplus(sample, n_components, random_state=random_state)
-    return _OneHot(rows[indices], blocks.offsets)
 
 
 # -- the fit -------------------------------------------------------------------

@@ -12,6 +12,8 @@ from sklearn_nsigma import (
     NSigmaGaussianMixture,
     NSigmaOutlierDetector,
     _dask_fit,
+    _dask_init,
+    _dask_stats,
     fit_dask,
 )
 
@@ -226,7 +228,7 @@ def test_float32_stays_float32():
 )
 def test_large_array_initialisations(monkeypatch, init_params):
     """Check the distributed initialisations (arrays above the sample size)."""
-    monkeypatch.setattr(_dask_fit, "INIT_SAMPLE_ROWS", 300)
+    monkeypatch.setattr(_dask_init, "INIT_SAMPLE_ROWS", 300)
     X = _blobs(seed=3)
     X_dask = da.from_array(X, chunks=(250, 3))
     initial = fit_dask(
@@ -263,7 +265,7 @@ def test_kmeans_sample_fallback_without_dask_ml(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_dask_ml)
-    monkeypatch.setattr(_dask_fit, "INIT_SAMPLE_ROWS", 300)
+    monkeypatch.setattr(_dask_init, "INIT_SAMPLE_ROWS", 300)
     X = _blobs(seed=4)
     model = fit_dask(GaussianMixture(3, random_state=0), da.from_array(X, chunks=400))
     order = np.argsort(model.means_[:, 1] + model.means_[:, 0])
@@ -294,10 +296,12 @@ def test_pooled_statistics_equal_the_whole():
     resp[:50, 1] = 0.0  # a component absent from the first piece
     resp[:50] /= resp[:50].sum(axis=1, keepdims=True)
     for covariance_type in COVARIANCE_TYPE:
-        whole = _dask_fit._chunk_statistics(X, resp, covariance_type, True)
-        pooled = _dask_fit._pool(
+        whole = _dask_stats._chunk_statistics(X, resp, covariance_type, True)
+        pooled = _dask_stats._pool(
             [
-                _dask_fit._chunk_statistics(X[rows], resp[rows], covariance_type, True)
+                _dask_stats._chunk_statistics(
+                    X[rows], resp[rows], covariance_type, True
+                )
                 for rows in (slice(0, 50), slice(50, 51), slice(51, 200))
             ],
             covariance_type,
@@ -357,3 +361,42 @@ def test_nsigma_bayesian_mixture_fits_a_dask_array():
     assert_allclose(
         on_dask.ellipsoid_params_.radii, in_memory.ellipsoid_params_.radii, rtol=1e-6
     )
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
+@pytest.mark.parametrize("bayesian", [False, True])
+def test_fused_block_statistics_equal_the_e_step(covariance_type, bayesian):
+    """Check a block's statistics from the fused E-step equal the E-step's."""
+    from sklearn_nsigma import NSigmaBayesianGaussianMixture
+
+    X = _blobs(shift=50.0)
+    cls = NSigmaBayesianGaussianMixture if bayesian else NSigmaGaussianMixture
+    model = cls(
+        n_components=3, covariance_type=covariance_type, max_iter=3, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    options = (3, False, False, bayesian)
+    fused = _dask_stats._fused_statistics(X, model, covariance_type, bayesian)
+    assert fused is not None
+    generic = _dask_stats._block_statistics(
+        X, _dask_stats._EStep(model, bayesian), covariance_type, options
+    )
+    assert_allclose(fused.resp_sum, generic.resp_sum, rtol=1e-10)
+    assert_allclose(fused.weighted_sum, generic.weighted_sum, rtol=1e-10)
+    assert_allclose(fused.scatter, generic.scatter, rtol=1e-8)
+    assert_allclose(fused.log_prob_norm_sum, generic.log_prob_norm_sum, rtol=1e-12)
+    assert_allclose(fused.resp_log_resp_sum, generic.resp_log_resp_sum, rtol=1e-8)
+    assert fused.unassigned is None
+    assert (fused.resp_log_resp_sum != 0.0) == bayesian
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
+def test_nsigma_mixture_same_as_in_memory(covariance_type):
+    """Check NSigmaGaussianMixture (fused E-step) on Dask equals in memory."""
+    estimator = NSigmaGaussianMixture(
+        3, covariance_type=covariance_type, n_init=2, random_state=0
+    )
+    in_memory, on_dask = _fit_both(estimator, _blobs(shift=100.0), (700, 500))
+    _assert_same_fit(on_dask, in_memory)
