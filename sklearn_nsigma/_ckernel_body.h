@@ -126,6 +126,15 @@
         return acc;                                                           \
     }
 
+/* acc += y_j^2 over the d outputs of a diagonal F, the loop unrolled as
+ * UNROLL (a pragma's text) says; for KERNEL_SQUARED. */
+#define KERNEL_DIAGONAL_SUM(VREAL, UNROLL)                                    \
+    _Pragma(UNROLL) for (j = 0; j < d; j++)                                   \
+    {                                                                         \
+        const VREAL y = features[j] * factor[j * d + j] - b[j];               \
+        acc += y * y;                                                         \
+    }
+
 /* Sum over the d outputs of y_j^2 for one component: any structure. With d
  * and structure constants (UNROLLED), every loop is unrolled completely. */
 #define KERNEL_SQUARED(P, REAL, VREAL, TARGET)                                \
@@ -136,18 +145,10 @@
         VREAL acc = P##_splat((REAL)0);                                       \
         Py_ssize_t i, j;                                                      \
         if (structure == 2 && unrolled) { /* diagonal F, constant d */        \
-            _Pragma("GCC unroll 16") for (j = 0; j < d; j++)                  \
-            {                                                                 \
-                const VREAL y = features[j] * factor[j * d + j] - b[j];       \
-                acc += y * y;                                                 \
-            }                                                                 \
+            KERNEL_DIAGONAL_SUM(VREAL, "GCC unroll 16")                       \
         }                                                                     \
         else if (structure == 2) { /* diagonal F */                           \
-            _Pragma("GCC unroll 4") for (j = 0; j < d; j++)                   \
-            {                                                                 \
-                const VREAL y = features[j] * factor[j * d + j] - b[j];       \
-                acc += y * y;                                                 \
-            }                                                                 \
+            KERNEL_DIAGONAL_SUM(VREAL, "GCC unroll 4")                        \
         }                                                                     \
         else if (unrolled) {                                                  \
             _Pragma("GCC unroll 16") for (j = 0; j < d; j++)                  \
@@ -279,24 +280,22 @@
                              0);                                              \
     }
 
-/* The tiles of n_features D, lower triangular (1) and diagonal (2) F. */
-#define KERNEL_TILE_WIDTH(P, REAL, VREAL, TARGET, D)                          \
-    TARGET static int P##_tile_##D##_1(KERNEL_TILE_PARAMS(REAL, VREAL))       \
+/* The tile of n_features D and structure S (1: lower triangular F, 2:
+ * diagonal F), its features in a local array of fixed size. */
+#define KERNEL_TILE_FIXED(P, REAL, VREAL, TARGET, D, S)                       \
+    TARGET static int P##_tile_##D##_##S(KERNEL_TILE_PARAMS(REAL, VREAL))     \
     {                                                                         \
         VREAL local[D];                                                       \
         (void)d, (void)structure, (void)features;                             \
-        return P##_tile_body(X, D, center, factors, n_factors, 1, bias,       \
-                             n_components, mode, limits, rows, out, local,    \
-                             1);                                              \
-    }                                                                         \
-    TARGET static int P##_tile_##D##_2(KERNEL_TILE_PARAMS(REAL, VREAL))       \
-    {                                                                         \
-        VREAL local[D];                                                       \
-        (void)d, (void)structure, (void)features;                             \
-        return P##_tile_body(X, D, center, factors, n_factors, 2, bias,       \
+        return P##_tile_body(X, D, center, factors, n_factors, S, bias,       \
                              n_components, mode, limits, rows, out, local,    \
                              1);                                              \
     }
+
+/* The tiles of n_features D, lower triangular (1) and diagonal (2) F. */
+#define KERNEL_TILE_WIDTH(P, REAL, VREAL, TARGET, D)                          \
+    KERNEL_TILE_FIXED(P, REAL, VREAL, TARGET, D, 1)                           \
+    KERNEL_TILE_FIXED(P, REAL, VREAL, TARGET, D, 2)
 
 #define KERNEL_TILE_CASE(P, REAL, VREAL, TARGET, D)                           \
     case D:                                                                   \

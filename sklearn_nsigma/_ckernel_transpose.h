@@ -110,47 +110,50 @@ f32_avx512_transpose(const float *X, const Py_ssize_t d, vf32x16 *columns)
     }
 }
 
-/* The first `count` (1 or 2) float64 values at p, zeros after them. */
-AVX2 static inline __m128d
-f64_avx2_load_pair(const double *p, Py_ssize_t count)
+/* One float64 value at p (low half) and one at p + step (high half), or
+ * two at each when `pair`; zeros after them. */
+AVX2 static inline __m256d
+f64_avx2_load_pairs(const double *p, Py_ssize_t step, int pair)
 {
-    return count == 2 ? _mm_loadu_pd(p) : _mm_load_sd(p);
+    const __m128d low = pair ? _mm_loadu_pd(p) : _mm_load_sd(p);
+    const __m128d high = pair ? _mm_loadu_pd(p + step) : _mm_load_sd(p + step);
+    return _mm256_insertf128_pd(_mm256_castpd128_pd256(low), high, 1);
 }
 
 /* 4 float64 rows, two features at a time: vector a holds the two features
  * of row a (low half) and of row a + 2 (high half), and one unpack per
- * column finishes the transpose. */
+ * column finishes the transpose. The last group of an odd d has one. */
 AVX2 static inline void
 f64_avx2_transpose(const double *X, const Py_ssize_t d, vf64x4 *columns)
 {
-    Py_ssize_t g;
-    for (g = 0; g < d; g += 2) {
-        const Py_ssize_t count = d - g < 2 ? d - g : 2;
-        __m256d r[2];
-        int a;
-        for (a = 0; a < 2; a++) {
-            const double *row = X + a * d + g;
-            r[a] = _mm256_insertf128_pd(
-                _mm256_castpd128_pd256(f64_avx2_load_pair(row, count)),
-                f64_avx2_load_pair(row + 2 * d, count), 1);
-        }
-        columns[g] = (vf64x4)_mm256_unpacklo_pd(r[0], r[1]);
-        if (count == 2) {
-            columns[g + 1] = (vf64x4)_mm256_unpackhi_pd(r[0], r[1]);
+    for (Py_ssize_t g = 0; g < d; g += 2) {
+        const int pair = g + 1 < d;
+        const __m256d r0 = f64_avx2_load_pairs(X + g, 2 * d, pair);
+        const __m256d r1 = f64_avx2_load_pairs(X + d + g, 2 * d, pair);
+        columns[g] = (vf64x4)_mm256_unpacklo_pd(r0, r1);
+        if (pair) {
+            columns[g + 1] = (vf64x4)_mm256_unpackhi_pd(r0, r1);
         }
     }
 }
 
-/* The first `count` (1 to 4) float32 values at p, zeros after them. */
-AVX2 static inline __m128
-f32_avx2_load_quad(const float *p, Py_ssize_t count)
+/* The first `count` (1 to 4) float32 values at p (low half) and at p + step
+ * (high half), zeros after them. */
+AVX2 static inline __m256
+f32_avx2_load_quads(const float *p, Py_ssize_t step, Py_ssize_t count)
 {
+    __m128 low, high;
     if (count == 4) {
-        return _mm_loadu_ps(p);
+        low = _mm_loadu_ps(p);
+        high = _mm_loadu_ps(p + step);
+    } else {
+        /* lanes below count are loaded; the masked ones are never read */
+        const __m128i mask = _mm_cmpgt_epi32(_mm_set1_epi32((int)count),
+                                             _mm_setr_epi32(0, 1, 2, 3));
+        low = _mm_maskload_ps(p, mask);
+        high = _mm_maskload_ps(p + step, mask);
     }
-    /* lanes below count are loaded; the masked ones are never read */
-    return _mm_maskload_ps(
-        p, _mm_cmpgt_epi32(_mm_set1_epi32((int)count), _mm_setr_epi32(0, 1, 2, 3)));
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1);
 }
 
 /* 8 float32 rows, four features at a time: vector a holds the four
@@ -165,10 +168,7 @@ f32_avx2_transpose(const float *X, const Py_ssize_t d, vf32x8 *columns)
         __m256 r[4], t[4];
         int a;
         for (a = 0; a < 4; a++) {
-            const float *row = X + a * d + g;
-            r[a] = _mm256_insertf128_ps(
-                _mm256_castps128_ps256(f32_avx2_load_quad(row, count)),
-                f32_avx2_load_quad(row + 4 * d, count), 1);
+            r[a] = f32_avx2_load_quads(X + a * d + g, 4 * d, count);
         }
         t[0] = _mm256_unpacklo_ps(r[0], r[1]);
         t[1] = _mm256_unpackhi_ps(r[0], r[1]);
