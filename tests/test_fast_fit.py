@@ -16,7 +16,7 @@ from sklearn_nsigma import (
     NSigmaBayesianGaussianMixture,
     NSigmaGaussianMixture,
     NSigmaOutlierDetector,
-    _em,
+    _em_moments,
 )
 from sklearn_nsigma._distance import compiled_kernel_available, use_compiled_kernel
 
@@ -115,8 +115,8 @@ def test_m_step_is_translation_invariant(covariance_type):
     X = blobs()
     resp = np.random.RandomState(0).dirichlet(np.ones(3), size=X.shape[0])
     expected = _estimate_gaussian_parameters(X, resp, 1e-6, covariance_type)
-    stats = _em.gaussian_statistics(X + 1e6, resp, covariance_type, log=False)
-    nk, means, covariances = _em.estimate_gaussian_parameters(
+    stats = _em_moments.gaussian_statistics(X + 1e6, resp, covariance_type, log=False)
+    nk, means, covariances = _em_moments.estimate_gaussian_parameters(
         stats, resp.dtype, X.dtype, 1e-6, covariance_type
     )
     assert_allclose(nk, expected[0], rtol=1e-12)
@@ -191,8 +191,9 @@ def test_scoring_methods_match_parent(kind):
 @pytest.mark.parametrize("covariance_type", ["full", "tied"])
 def test_threads_and_chunks_give_the_same_fit(kind, covariance_type, monkeypatch):
     """Check many small chunks over one and two threads against the parent."""
-    monkeypatch.setattr(_em, "_MIN_ROWS", 16)
-    monkeypatch.setattr(_em, "_MAX_ROWS", 64)
+    monkeypatch.setattr(_em_moments, "_MIN_ROWS", 16)
+    monkeypatch.setattr(_em_moments, "_MAX_ROWS", 64)
+    monkeypatch.setattr(_em_moments, "_COMPILED_ROWS", 64)
     X = blobs(n_samples=600)
     fits = []
     for threads in (1, 2):
