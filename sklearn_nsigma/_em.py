@@ -29,6 +29,7 @@ from sklearn_nsigma._compat import (
 from sklearn_nsigma._distance import MahalanobisKernel, _single_threaded_blas
 from sklearn_nsigma._em_estep import log_prob_resp
 from sklearn_nsigma._em_moments import (
+    _center,
     _Moments,
     estimate_gaussian_parameters,
     gaussian_statistics,
@@ -124,12 +125,22 @@ class _KernelEMMixin:
     def _e_step(self, X, xp=None):
         if not self._numpy_input(X, xp):
             return super()._e_step(X, xp=xp)
-        moments = _Moments(
-            X, self.n_components, self.covariance_type, entropy=self._needs_entropy
-        )
         # Inside fit, the previous iteration's log-responsibilities are dead
-        # once the E-step starts: their array is reused (one (n, K) array).
+        # once the E-step starts: their array is reused (one (n, K) array),
+        # and the centre of the sums is computed once.
         reuse = self.__dict__.get("_em_fitting")
+        center = self.__dict__.get("_em_center")
+        if center is None or center[0] is not X:
+            center = (X, _center(X))
+            if reuse is not None:
+                self._em_center = center
+        moments = _Moments(
+            X,
+            self.n_components,
+            self.covariance_type,
+            entropy=self._needs_entropy,
+            center=center[1],
+        )
         total, log_resp, stats, _ = self._fused_e_step(
             X, moments=moments, reuse=reuse if isinstance(reuse, np.ndarray) else None
         )
@@ -162,7 +173,7 @@ class _KernelEMMixin:
             return super().fit_predict(X, y)
         finally:
             # the last E-step's sums (and its log_resp) are not needed
-            for name in ("_em_fitting", "_em_pending", "_resp_entropy"):
+            for name in ("_em_fitting", "_em_pending", "_resp_entropy", "_em_center"):
                 self.__dict__.pop(name, None)
 
 
@@ -232,6 +243,20 @@ class BayesianEMMixin(_KernelEMMixin):
             - 0.5 * n_features * np.log(degrees)
             + 0.5 * (log_lambda - n_features / self.mean_precision_)
         )
+
+    def _checkcovariance_prior_parameter(self, X):
+        # the parent's default prior, without computing those of the other
+        # covariance types too (the parent builds all four: two np.cov and
+        # two np.var of X)
+        if self.covariance_prior is not None or not isinstance(X, np.ndarray):
+            return super()._checkcovariance_prior_parameter(X)
+        if self.covariance_type in ("full", "tied"):
+            self.covariance_prior_ = np.atleast_2d(np.cov(X.T))
+        else:
+            variances = np.var(X, axis=0, ddof=1)
+            self.covariance_prior_ = (
+                variances if self.covariance_type == "diag" else variances.mean()
+            )
 
     def _initialize(self, X, resp):
         if not self._numpy_input(X, None):

@@ -124,9 +124,9 @@ class _Moments:
     shape (m, n_components). ``result`` combines the states of the threads.
     """
 
-    def __init__(self, X, n_components, covariance_type, entropy=False):
+    def __init__(self, X, n_components, covariance_type, entropy=False, center=None):
         self.X = X
-        self.center = _center(X)
+        self.center = _center(X) if center is None else center
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.entropy = entropy

@@ -105,32 +105,38 @@ typedef long long vi64x8 __attribute__((vector_size(64)));
 #define EM_VEC vf64x2
 #define EM_IVEC vi64x2
 #define EM_TARGET
+#define EM_LANES(v) {v, v}
 #include "_emkernel_body.h"
 #undef EM_NAME
 #undef EM_VEC
 #undef EM_IVEC
 #undef EM_TARGET
+#undef EM_LANES
 
 #if HAVE_X86_DISPATCH
 #define EM_NAME(name) avx2_##name
 #define EM_VEC vf64x4
 #define EM_IVEC vi64x4
 #define EM_TARGET __attribute__((target("avx2,fma")))
+#define EM_LANES(v) {v, v, v, v}
 #include "_emkernel_body.h"
 #undef EM_NAME
 #undef EM_VEC
 #undef EM_IVEC
 #undef EM_TARGET
+#undef EM_LANES
 
 #define EM_NAME(name) avx512_##name
 #define EM_VEC vf64x8
 #define EM_IVEC vi64x8
 #define EM_TARGET __attribute__((target("avx512f,fma")))
+#define EM_LANES(v) {v, v, v, v, v, v, v, v}
 #include "_emkernel_body.h"
 #undef EM_NAME
 #undef EM_VEC
 #undef EM_IVEC
 #undef EM_TARGET
+#undef EM_LANES
 #endif
 
 /* The instruction sets, best first; "generic" runs everywhere. */

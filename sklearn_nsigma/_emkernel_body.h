@@ -4,6 +4,7 @@
  *   EM_VEC         a GCC vector of doubles, as wide as the target's registers
  *   EM_IVEC        a GCC vector of int64 of the same size
  *   EM_TARGET      a function attribute selecting the instruction set
+ *   EM_LANES(v)    the initializer of an EM_VEC with v in every lane
  *
  * Everything is computed in float64 whatever the dtype of X and of the
  * (n, K) values, and the rows are processed in sub-chunks small enough for
@@ -27,8 +28,9 @@
 EM_TARGET static inline EM_VEC
 EM_NAME(splat)(double value)
 {
-    const EM_VEC zero = {0};
-    return zero + value;
+    /* a broadcast: not 0 + value, an addition (-0.0 + 0 is +0.0) */
+    const EM_VEC v = EM_LANES(value);
+    return v;
 }
 
 EM_TARGET static inline EM_VEC
@@ -143,7 +145,8 @@ EM_NAME(pairs)(const double *u, Py_ssize_t d, double *out)
     Py_ssize_t a, t;
     for (a = 0; a < d; a++) {
         const EM_VEC ua = EM_NAME(splat)(u[a]);
-        for (t = 0; t < d - a; t += EM_W) {
+        EM_NAME(store)(out, ua * EM_NAME(load)(u + a));
+        for (t = EM_W; t < d - a; t += EM_W) {
             EM_NAME(store)(out + t, ua * EM_NAME(load)(u + a + t));
         }
         out += d - a;
@@ -207,6 +210,53 @@ EM_NAME(accumulate)(double *S, const double *R, const double *D, Py_ssize_t m,
         for (; j0 < p_pad; j0 += EM_W) {
             EM_NAME(block)(S, R, D, m, ms, p_pad, k0, j0, 1);
         }
+    }
+}
+
+/* Copy between the row-major (m, K) `rows` and the component-major
+ * `columns` (row stride ms): into columns when `inward`, else back. */
+EM_TARGET static inline __attribute__((always_inline)) void
+EM_NAME(transpose_k)(double *rows, double *columns, Py_ssize_t m,
+                     Py_ssize_t K, Py_ssize_t ms, int inward)
+{
+    Py_ssize_t i, k;
+    if (inward) {
+        for (i = 0; i < m; i++) {
+            for (k = 0; k < K; k++) {
+                columns[k * ms + i] = rows[i * K + k];
+            }
+        }
+    }
+    else {
+        for (i = 0; i < m; i++) {
+            for (k = 0; k < K; k++) {
+                rows[i * K + k] = columns[k * ms + i];
+            }
+        }
+    }
+}
+
+/* transpose_k, with the loops over K unrolled for K up to 8 */
+EM_TARGET static void
+EM_NAME(transpose)(double *rows, double *columns, Py_ssize_t m, Py_ssize_t K,
+                   Py_ssize_t ms, int inward)
+{
+    switch (K) {
+#define EM_CASE(n)                                                            \
+    case n:                                                                   \
+        EM_NAME(transpose_k)(rows, columns, m, n, ms, inward);                \
+        break;
+        EM_CASE(1)
+        EM_CASE(2)
+        EM_CASE(3)
+        EM_CASE(4)
+        EM_CASE(5)
+        EM_CASE(6)
+        EM_CASE(7)
+        EM_CASE(8)
+#undef EM_CASE
+    default:
+        EM_NAME(transpose_k)(rows, columns, m, K, ms, inward);
     }
 }
 
@@ -282,11 +332,7 @@ EM_NAME(rows)(const struct em_problem *pb, struct em_work *w)
         Py_ssize_t i, j, k, t;
         /* the values, component-major */
         em_load(pb->values, pb->values_single, start * K, m * K, w->values);
-        for (i = 0; i < m; i++) {
-            for (k = 0; k < K; k++) {
-                in[k * ms + i] = w->values[i * K + k];
-            }
-        }
+        EM_NAME(transpose)(w->values, in, m, K, ms, 1);
         if (pb->mode == 0) {
             for (k = 0; k < K; k++) {
                 const EM_VEC offset = EM_NAME(splat)(pb->offsets[k]);
@@ -298,10 +344,8 @@ EM_NAME(rows)(const struct em_problem *pb, struct em_work *w)
             EM_NAME(log_resp)(w, m, K);
             for (i = 0; i < m; i++) {
                 log_total += w->logs[i];
-                for (k = 0; k < K; k++) {
-                    w->values[i * K + k] = w->lp[k * ms + i];
-                }
             }
+            EM_NAME(transpose)(w->values, w->lp, m, K, ms, 0);
             em_save(w->values, m * K, pb->values, pb->values_single, start * K);
             if (pb->norm != NULL) {
                 em_save(w->logs, m, pb->norm, pb->values_single, start);

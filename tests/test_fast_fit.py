@@ -77,6 +77,20 @@ def test_fit_matches_parent(kind, covariance_type, offset):
     assert_array_equal_labels(parent, ours, X)
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bayesian_default_priors_equal_parent(covariance_type, dtype):
+    """Check the default mean and covariance priors, bit for bit."""
+    X = blobs(offset=10.0).astype(dtype)
+    parent, ours = fit_pair(
+        "dpgmm", X, n_components=3, covariance_type=covariance_type, max_iter=1
+    )
+    for name in ("mean_prior_", "covariance_prior_"):
+        expected = np.asarray(getattr(parent, name))
+        assert np.asarray(getattr(ours, name)).dtype == expected.dtype
+        np.testing.assert_array_equal(getattr(ours, name), expected)
+
+
 @pytest.mark.parametrize("kind", sorted(PAIRS))
 def test_n_init_matches_parent(kind):
     """Check that n_init > 1 keeps the parent's best initialisation.
@@ -235,7 +249,8 @@ def test_fit_leaves_no_cached_arrays():
     """Check that fit_predict drops the sums it kept between the steps."""
     X = blobs()
     gmm = NSigmaBayesianGaussianMixture(n_components=3, random_state=0).fit(X)
-    assert not {"_em_fitting", "_em_pending", "_resp_entropy"} & set(vars(gmm))
+    cached = {"_em_fitting", "_em_pending", "_resp_entropy", "_em_center"}
+    assert not cached & set(vars(gmm))
 
 
 def test_bayesian_mixture_has_the_nsigma_methods():
