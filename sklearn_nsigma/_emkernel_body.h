@@ -139,17 +139,45 @@ EM_NAME(exp_all)(double *values, Py_ssize_t n)
 /* The products u_a u_b, a <= b, row-major, of the d values u. Whole
  * vectors are stored: up to EM_W - 1 values after the last product are
  * overwritten, and up to EM_W - 1 values after u[d - 1] are read. */
-EM_TARGET static inline void
-EM_NAME(pairs)(const double *u, Py_ssize_t d, double *out)
+EM_TARGET static inline __attribute__((always_inline)) void
+EM_NAME(pairs_d)(const double *u, Py_ssize_t d, double *out)
 {
     Py_ssize_t a, t;
-    for (a = 0; a < d; a++) {
+    _Pragma("GCC unroll 16") for (a = 0; a < d; a++)
+    {
         const EM_VEC ua = EM_NAME(splat)(u[a]);
         EM_NAME(store)(out, ua * EM_NAME(load)(u + a));
         for (t = EM_W; t < d - a; t += EM_W) {
             EM_NAME(store)(out + t, ua * EM_NAME(load)(u + a + t));
         }
         out += d - a;
+    }
+}
+
+/* pairs_d, unrolled for d up to 12 */
+EM_TARGET static void
+EM_NAME(pairs)(const double *u, Py_ssize_t d, double *out)
+{
+    switch (d) {
+#define EM_CASE(n)                                                            \
+    case n:                                                                   \
+        EM_NAME(pairs_d)(u, n, out);                                          \
+        break;
+        EM_CASE(1)
+        EM_CASE(2)
+        EM_CASE(3)
+        EM_CASE(4)
+        EM_CASE(5)
+        EM_CASE(6)
+        EM_CASE(7)
+        EM_CASE(8)
+        EM_CASE(9)
+        EM_CASE(10)
+        EM_CASE(11)
+        EM_CASE(12)
+#undef EM_CASE
+    default:
+        EM_NAME(pairs_d)(u, d, out);
     }
 }
 
