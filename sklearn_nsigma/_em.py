@@ -161,6 +161,20 @@ class _KernelEMMixin:
             )
         self._update_parameters(X, log_resp, stats)
 
+    def _kernel_initialization(self, X, resp, xp) -> bool:
+        """Whether ``_initialize`` takes its parameters from the kernel sums.
+
+        Not for ``tied``: the parent's tied covariance subtracts uncentred
+        second moments, which depend on the origin unless every row of
+        ``resp`` sums to 1, and ``init_params='random_from_data'`` gives rows
+        of zeros; the parent's code gives its answer.
+        """
+        return (
+            resp is not None
+            and self.covariance_type != "tied"
+            and self._numpy_input(X, xp)
+        )
+
     def _gaussian_parameters(self, X, resp_dtype, stats):
         """``(nk, means, covariances)`` as scikit-learn's M-step has them."""
         return estimate_gaussian_parameters(
@@ -187,7 +201,7 @@ class GaussianEMMixin(_KernelEMMixin):
 
     def _initialize(self, X, resp, xp=None):
         # GaussianMixture._initialize, with the sums of the kernel M-step
-        if resp is None or not self._numpy_input(X, xp):
+        if not self._kernel_initialization(X, resp, xp):
             return super()._initialize(X, resp, xp=xp)
         stats = gaussian_statistics(X, resp, self.covariance_type, log=False)
         weights, means, covariances = self._gaussian_parameters(X, resp.dtype, stats)
@@ -205,7 +219,7 @@ class GaussianEMMixin(_KernelEMMixin):
                 )
             else:
                 self.precisions_cholesky_ = _compute_precision_cholesky_from_precisions(
-                    self.precisions_init, self.covariance_type
+                    self.precisions_init, self.covariance_type, xp=get_namespace(X)[0]
                 )
 
     def _update_parameters(self, X, log_resp, stats):
@@ -259,7 +273,7 @@ class BayesianEMMixin(_KernelEMMixin):
             )
 
     def _initialize(self, X, resp):
-        if not self._numpy_input(X, None):
+        if not self._kernel_initialization(X, resp, None):
             return super()._initialize(X, resp)
         stats = gaussian_statistics(X, resp, self.covariance_type, log=False)
         self._update_posterior(*self._gaussian_parameters(X, resp.dtype, stats))

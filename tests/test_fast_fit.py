@@ -77,6 +77,28 @@ def test_fit_matches_parent(kind, covariance_type, offset):
     assert_array_equal_labels(parent, ours, X)
 
 
+@pytest.mark.parametrize("kind", sorted(PAIRS))
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
+@pytest.mark.parametrize("init_params", ["random_from_data", "k-means++"])
+def test_initialisations_match_parent(kind, covariance_type, init_params):
+    """Check initial responsibilities whose rows do not all sum to 1.
+
+    ``random_from_data`` and ``k-means++`` give one sample per component:
+    the parent's tied covariance of such responsibilities depends on the
+    origin, which the offset of 100 makes visible.
+    """
+    X = blobs(offset=100.0)
+    parent, ours = fit_pair(
+        kind,
+        X,
+        n_components=3,
+        covariance_type=covariance_type,
+        init_params=init_params,
+        max_iter=3,
+    )
+    assert_same_fit(parent, ours)
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_bayesian_default_priors_equal_parent(covariance_type, dtype):
