@@ -53,27 +53,10 @@ struct em_problem {
  * per component), the design rows row-major (design: p_pad values each). */
 struct em_work {
     Py_ssize_t rows, ms, k_pad, p_pad, n_pairs_pad;
-    double *values, *lp, *expo, *shift, *sums, *logs, *resp, *design, *x,
-        *S, *pairs, *pair_row, *tiled_center;
+    double *block, *lp, *expo, *shift, *sums, *logs, *resp, *design, *x, *S,
+        *pairs, *pair_row, *tiled_center;
     double log_total, entropy;
 };
-
-/* n values of a float32 or float64 buffer, from `offset` on, as float64 */
-static void
-em_load(const void *source, int single, Py_ssize_t offset, Py_ssize_t n,
-        double *out)
-{
-    Py_ssize_t i;
-    if (single) {
-        const float *s = (const float *)source + offset;
-        for (i = 0; i < n; i++) {
-            out[i] = s[i];
-        }
-    }
-    else {
-        memcpy(out, (const double *)source + offset, (size_t)n * sizeof(double));
-    }
-}
 
 /* n float64 values into a float32 or float64 buffer, from `offset` on */
 static void
@@ -178,7 +161,7 @@ round_up(Py_ssize_t n, Py_ssize_t to)
 #define N_WORK 13
 
 /* Allocate the work buffers (zeroed, each 64-byte aligned); -1 on failure
- * (the caller frees w->values, the start of the block, either way). */
+ * (the caller frees w->block, the start of the allocation, either way). */
 static int
 em_allocate(struct em_work *w, const struct em_problem *pb)
 {
@@ -187,7 +170,7 @@ em_allocate(struct em_work *w, const struct em_problem *pb)
     Py_ssize_t sizes[N_WORK], total = 0, rows, ms, j;
     double *block, *cursor;
     double **targets[N_WORK] = {
-        &w->values, &w->lp,     &w->expo, &w->shift, &w->sums,
+        &w->block, &w->lp,     &w->expo, &w->shift, &w->sums,
         &w->logs,   &w->resp,   &w->design, &w->x,   &w->S,
         &w->pairs,  &w->pair_row, &w->tiled_center};
     int i;
@@ -197,7 +180,7 @@ em_allocate(struct em_work *w, const struct em_problem *pb)
     rows = 4096 / (w->p_pad > w->k_pad ? w->p_pad : w->k_pad);
     w->rows = rows = rows < 8 ? 8 : rows > 256 ? 256 : rows;
     w->ms = ms = round_up(rows, MAX_LANES);
-    sizes[0] = rows * K;
+    sizes[0] = 0; /* the start of the allocation */
     sizes[1] = K * ms;
     sizes[2] = K * ms;
     sizes[3] = ms;
@@ -216,7 +199,7 @@ em_allocate(struct em_work *w, const struct em_problem *pb)
         total += sizes[i];
     }
     block = aligned_alloc(64, (size_t)total * sizeof(double));
-    w->values = block;
+    w->block = block;
     if (block == NULL) {
         return -1;
     }
@@ -505,7 +488,7 @@ em_chunk(PyObject *Py_UNUSED(self), PyObject *args)
         }
         Py_END_ALLOW_THREADS
     }
-    free(w.values);
+    free(w.block);
     for (i = N_ARRAYS - 1; i >= 0; i--) {
         if (held[i]) {
             PyBuffer_Release(&buffers[i]);

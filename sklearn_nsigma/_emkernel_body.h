@@ -241,39 +241,61 @@ EM_NAME(accumulate)(double *S, const double *R, const double *D, Py_ssize_t m,
     }
 }
 
-/* Copy between the row-major (m, K) `rows` and the component-major
- * `columns` (row stride ms): into columns when `inward`, else back. */
-EM_TARGET static inline __attribute__((always_inline)) void
-EM_NAME(transpose_k)(double *rows, double *columns, Py_ssize_t m,
-                     Py_ssize_t K, Py_ssize_t ms, int inward)
-{
-    Py_ssize_t i, k;
-    if (inward) {
-        for (i = 0; i < m; i++) {
-            for (k = 0; k < K; k++) {
-                columns[k * ms + i] = rows[i * K + k];
-            }
-        }
+/* Copies between row-major (m, K) `rows` of type T (the caller's array)
+ * and the component-major float64 `columns` (row stride ms). */
+#define EM_TRANSPOSES(T, SUFFIX)                                              \
+    EM_TARGET static inline __attribute__((always_inline)) void              \
+        EM_NAME(in_##SUFFIX)(const T *rows, double *columns, Py_ssize_t m,    \
+                             Py_ssize_t K, Py_ssize_t ms)                     \
+    {                                                                         \
+        Py_ssize_t i, k;                                                      \
+        for (i = 0; i < m; i++) {                                             \
+            for (k = 0; k < K; k++) {                                         \
+                columns[k * ms + i] = rows[i * K + k];                        \
+            }                                                                 \
+        }                                                                     \
+    }                                                                         \
+    EM_TARGET static inline __attribute__((always_inline)) void              \
+        EM_NAME(out_##SUFFIX)(T *rows, const double *columns, Py_ssize_t m,   \
+                              Py_ssize_t K, Py_ssize_t ms)                    \
+    {                                                                         \
+        Py_ssize_t i, k;                                                      \
+        for (i = 0; i < m; i++) {                                             \
+            for (k = 0; k < K; k++) {                                         \
+                rows[i * K + k] = (T)columns[k * ms + i];                     \
+            }                                                                 \
+        }                                                                     \
     }
-    else {
-        for (i = 0; i < m; i++) {
-            for (k = 0; k < K; k++) {
-                rows[i * K + k] = columns[k * ms + i];
-            }
-        }
-    }
-}
+EM_TRANSPOSES(double, f64)
+EM_TRANSPOSES(float, f32)
+#undef EM_TRANSPOSES
 
-/* transpose_k, with the loops over K unrolled for K up to 8 */
+/* The rows start .. start + m of the caller's (n, K) `values` into
+ * `columns` (inward) or back, with the loops over K unrolled up to 8. */
 EM_TARGET static void
-EM_NAME(transpose)(double *rows, double *columns, Py_ssize_t m, Py_ssize_t K,
-                   Py_ssize_t ms, int inward)
+EM_NAME(transpose)(void *values, int single, Py_ssize_t start,
+                   double *columns, Py_ssize_t m, Py_ssize_t K, Py_ssize_t ms,
+                   int inward)
 {
-    switch (K) {
+    double *f64 = (double *)values + start * K;
+    float *f32 = (float *)values + start * K;
+#define EM_CALL(n)                                                            \
+    if (single && inward) {                                                   \
+        EM_NAME(in_f32)(f32, columns, m, n, ms);                              \
+    }                                                                         \
+    else if (single) {                                                        \
+        EM_NAME(out_f32)(f32, columns, m, n, ms);                             \
+    }                                                                         \
+    else if (inward) {                                                        \
+        EM_NAME(in_f64)(f64, columns, m, n, ms);                              \
+    }                                                                         \
+    else {                                                                    \
+        EM_NAME(out_f64)(f64, columns, m, n, ms);                             \
+    }
 #define EM_CASE(n)                                                            \
     case n:                                                                   \
-        EM_NAME(transpose_k)(rows, columns, m, n, ms, inward);                \
-        break;
+        EM_CALL(n) break;
+    switch (K) {
         EM_CASE(1)
         EM_CASE(2)
         EM_CASE(3)
@@ -282,10 +304,11 @@ EM_NAME(transpose)(double *rows, double *columns, Py_ssize_t m, Py_ssize_t K,
         EM_CASE(6)
         EM_CASE(7)
         EM_CASE(8)
-#undef EM_CASE
     default:
-        EM_NAME(transpose_k)(rows, columns, m, K, ms, inward);
+        EM_CALL(K)
     }
+#undef EM_CASE
+#undef EM_CALL
 }
 
 /* The log-responsibilities of the m rows of a sub-chunk (mode 0), in the
@@ -359,8 +382,7 @@ EM_NAME(rows)(const struct em_problem *pb, struct em_work *w)
         double *const in = pb->mode == 2 ? w->resp : w->lp;
         Py_ssize_t i, j, k, t;
         /* the values, component-major */
-        em_load(pb->values, pb->values_single, start * K, m * K, w->values);
-        EM_NAME(transpose)(w->values, in, m, K, ms, 1);
+        EM_NAME(transpose)(pb->values, pb->values_single, start, in, m, K, ms, 1);
         if (pb->mode == 0) {
             for (k = 0; k < K; k++) {
                 const EM_VEC offset = EM_NAME(splat)(pb->offsets[k]);
@@ -373,8 +395,8 @@ EM_NAME(rows)(const struct em_problem *pb, struct em_work *w)
             for (i = 0; i < m; i++) {
                 log_total += w->logs[i];
             }
-            EM_NAME(transpose)(w->values, w->lp, m, K, ms, 0);
-            em_save(w->values, m * K, pb->values, pb->values_single, start * K);
+            EM_NAME(transpose)(pb->values, pb->values_single, start, w->lp, m, K,
+                               ms, 0);
             if (pb->norm != NULL) {
                 em_save(w->logs, m, pb->norm, pb->values_single, start);
             }
@@ -397,9 +419,17 @@ EM_NAME(rows)(const struct em_problem *pb, struct em_work *w)
         /* the design rows [head(u), u, 1] of the sub-chunk; whole vectors
          * are stored in increasing order, each overwriting at most the
          * start of what comes next */
-        em_load(pb->X, pb->x_single, start * d, m * d, w->x);
-        for (j = 0; j < m * d; j++) {
-            w->x[j] -= w->tiled_center[j];
+        if (pb->x_single) {
+            const float *X = (const float *)pb->X + start * d;
+            for (j = 0; j < m * d; j++) {
+                w->x[j] = X[j] - w->tiled_center[j];
+            }
+        }
+        else {
+            const double *X = (const double *)pb->X + start * d;
+            for (j = 0; j < m * d; j++) {
+                w->x[j] = X[j] - w->tiled_center[j];
+            }
         }
         for (i = 0; i < m; i++) {
             double *row = w->design + i * p_pad;
