@@ -44,7 +44,10 @@ setup(
         Extension(
             "sklearn_nsigma._emkernel",
             sources=["sklearn_nsigma/_emkernel.c"],
-            depends=["sklearn_nsigma/_emkernel_body.h"],
+            depends=[
+                "sklearn_nsigma/_emkernel_body.h",
+                "sklearn_nsigma/_kernel_common.h",
+            ],
             optional=True,
         ),
     ],

@@ -75,6 +75,10 @@ em_save(const double *values, Py_ssize_t n, void *target, int single,
     }
 }
 
+/* X-macro lists of the sizes with loops of their own (unrolled) */
+#define EM_UP_TO_8(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8)
+#define EM_UP_TO_12(X) EM_UP_TO_8(X) X(9) X(10) X(11) X(12)
+
 typedef double vf64x2 __attribute__((vector_size(16)));
 typedef long long vi64x2 __attribute__((vector_size(16)));
 typedef double vf64x4 __attribute__((vector_size(32)));
@@ -122,34 +126,7 @@ typedef long long vi64x8 __attribute__((vector_size(64)));
 #undef EM_LANES
 #endif
 
-/* The instruction sets, best first; "generic" runs everywhere. */
-static const char *const instruction_sets[] = {"avx512f", "avx2", "generic"};
-#define N_INSTRUCTION_SETS 3
-
-static int
-cpu_supports(int isa)
-{
-#if HAVE_X86_DISPATCH
-    __builtin_cpu_init();
-    if (isa == 0) {
-        return __builtin_cpu_supports("avx512f");
-    }
-    if (isa == 1) {
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-#endif
-    return isa == N_INSTRUCTION_SETS - 1;
-}
-
-static int
-best_instruction_set(void)
-{
-    int isa = 0;
-    while (!cpu_supports(isa)) {
-        isa++;
-    }
-    return isa;
-}
+#include "_kernel_common.h"
 
 /* round n up to a multiple of `to` */
 static Py_ssize_t
@@ -279,13 +256,6 @@ check_array(const Py_buffer *b, const char *name, int ndim,
     return 0;
 }
 
-static int
-overlap(const Py_buffer *a, const Py_buffer *b)
-{
-    const char *a0 = (const char *)a->buf, *b0 = (const char *)b->buf;
-    return a->len > 0 && b->len > 0 && a0 < b0 + b->len && b0 < a0 + a->len;
-}
-
 PyDoc_STRVAR(em_chunk_doc,
 "em_chunk(X, values, offsets, center, sums, pairs, norm, mode, head,\n"
 "         entropy, instruction_set=None)\n"
@@ -306,8 +276,10 @@ PyDoc_STRVAR(em_chunk_doc,
 "2). ``pairs`` is None or a float64 array of d (d + 1) / 2 values to which\n"
 "the unweighted products u_a u_b, a <= b, are added (with ``sums`` only).\n"
 "With ``entropy`` the sum of r * log r is returned (modes 0 and 1).\n\n"
-"``instruction_set`` (one of ``supported_instruction_sets()``) overrides\n"
-"the CPU's best one, so tests can run every code path.\n\n"
+"``instruction_set`` (one of the distance kernel's\n"
+"``_ckernel.supported_instruction_sets()``: the same names, the same\n"
+"detection) overrides the CPU's best one, so tests can run every code\n"
+"path.\n\n"
 "Returns ``(sum of log p(x_i), sum of r log r)`` (0.0 where not computed).\n"
 "The outputs may not overlap each other or the inputs; any other\n"
 "argument raises ValueError.");
@@ -500,41 +472,8 @@ em_chunk(PyObject *Py_UNUSED(self), PyObject *args)
     return Py_BuildValue("(dd)", w.log_total, w.entropy);
 }
 
-static PyObject *
-get_instruction_set(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(unused))
-{
-    return PyUnicode_FromString(instruction_sets[best_instruction_set()]);
-}
-
-static PyObject *
-get_supported_instruction_sets(PyObject *Py_UNUSED(self),
-                               PyObject *Py_UNUSED(unused))
-{
-    PyObject *list = PyList_New(0);
-    int isa;
-    if (list == NULL) {
-        return NULL;
-    }
-    for (isa = 0; isa < N_INSTRUCTION_SETS; isa++) {
-        if (cpu_supports(isa)) {
-            PyObject *name = PyUnicode_FromString(instruction_sets[isa]);
-            if (name == NULL || PyList_Append(list, name) < 0) {
-                Py_XDECREF(name);
-                Py_DECREF(list);
-                return NULL;
-            }
-            Py_DECREF(name);
-        }
-    }
-    return list;
-}
-
 static PyMethodDef methods[] = {
     {"em_chunk", em_chunk, METH_VARARGS, em_chunk_doc},
-    {"instruction_set", get_instruction_set, METH_NOARGS,
-     "The instruction set the EM kernel runs with on this CPU."},
-    {"supported_instruction_sets", get_supported_instruction_sets,
-     METH_NOARGS, "Every instruction set this CPU runs, best first."},
     {NULL, NULL, 0, NULL},
 };
 

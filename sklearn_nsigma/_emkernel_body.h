@@ -163,18 +163,7 @@ EM_NAME(pairs)(const double *u, Py_ssize_t d, double *out)
     case n:                                                                   \
         EM_NAME(pairs_d)(u, n, out);                                          \
         break;
-        EM_CASE(1)
-        EM_CASE(2)
-        EM_CASE(3)
-        EM_CASE(4)
-        EM_CASE(5)
-        EM_CASE(6)
-        EM_CASE(7)
-        EM_CASE(8)
-        EM_CASE(9)
-        EM_CASE(10)
-        EM_CASE(11)
-        EM_CASE(12)
+        EM_UP_TO_12(EM_CASE)
 #undef EM_CASE
     default:
         EM_NAME(pairs_d)(u, d, out);
@@ -296,14 +285,7 @@ EM_NAME(transpose)(void *values, int single, Py_ssize_t start,
     case n:                                                                   \
         EM_CALL(n) break;
     switch (K) {
-        EM_CASE(1)
-        EM_CASE(2)
-        EM_CASE(3)
-        EM_CASE(4)
-        EM_CASE(5)
-        EM_CASE(6)
-        EM_CASE(7)
-        EM_CASE(8)
+        EM_UP_TO_8(EM_CASE)
     default:
         EM_CALL(K)
     }

@@ -9,11 +9,12 @@ from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_nsigma import NSigmaBayesianGaussianMixture, NSigmaGaussianMixture
-from sklearn_nsigma._distance import use_compiled_kernel
+from sklearn_nsigma._distance import _ckernel, use_compiled_kernel
 from sklearn_nsigma._em_moments import _emkernel, compiled_em_available
 
 pytestmark = pytest.mark.skipif(_emkernel is None, reason="EM kernel not built")
-INSTRUCTION_SETS = _emkernel.supported_instruction_sets() if _emkernel else []
+# the EM kernel dispatches on the distance kernel's instruction sets
+INSTRUCTION_SETS = _ckernel.supported_instruction_sets() if _emkernel else []
 # the design head of each kind of second moments
 HEADS = {"none": 0, "squares": 1, "pairs": 2}
 SHAPES = [(1000, 3, 4), (777, 13, 5), (50, 1, 1), (300, 2, 9), (0, 4, 3)]
