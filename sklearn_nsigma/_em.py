@@ -33,6 +33,7 @@ from sklearn_nsigma._em_moments import (
     _Moments,
     estimate_gaussian_parameters,
     gaussian_statistics,
+    sample_covariance,
 )
 
 
@@ -259,15 +260,17 @@ class BayesianEMMixin(_KernelEMMixin):
         )
 
     def _checkcovariance_prior_parameter(self, X):
-        # the parent's default prior, without computing those of the other
-        # covariance types too (the parent builds all four: two np.cov and
-        # two np.var of X)
+        # The parent's default prior (np.cov(X.T) for full and tied, the
+        # variances np.var(X, axis=0, ddof=1) or their mean otherwise), but
+        # only the covariance type's (the parent computes all four) and
+        # without the copies of X that np.cov and np.var make.
         if self.covariance_prior is not None or not isinstance(X, np.ndarray):
             return super()._checkcovariance_prior_parameter(X)
         if self.covariance_type in ("full", "tied"):
-            self.covariance_prior_ = np.atleast_2d(np.cov(X.T))
+            self.covariance_prior_ = np.atleast_2d(sample_covariance(X))
         else:
-            variances = np.var(X, axis=0, ddof=1)
+            # np.var keeps float32 as float32
+            variances = sample_covariance(X, diagonal=True).astype(X.dtype)
             self.covariance_prior_ = (
                 variances if self.covariance_type == "diag" else variances.mean()
             )

@@ -232,6 +232,26 @@ class _Moments:
         return second
 
 
+def sample_covariance(X, diagonal=False) -> np.ndarray:
+    """``np.cov(X.T)`` (or ``np.var(X, axis=0, ddof=1)``), without a copy of X.
+
+    Both NumPy functions subtract the mean from a full copy of X; here
+    chunks of rows of a few MB are centred one after the other. float64,
+    for float32 input too.
+    """
+    n_samples, n_features = X.shape
+    mean = X.mean(axis=0, dtype=np.float64)
+    rows = max(1024, _CHUNK_BYTES * 4 // (8 * n_features))
+    total = np.zeros(n_features if diagonal else (n_features, n_features))
+    for start in range(0, n_samples, rows):
+        centred = X[start : start + rows] - mean
+        if diagonal:
+            total += np.einsum("ij,ij->j", centred, centred)
+        else:
+            total += centred.T @ centred
+    return total / (n_samples - 1)
+
+
 def gaussian_statistics(X, resp, covariance_type, *, log=True, entropy=False):
     """The sums of :class:`_Moments` from given (log-)responsibilities.
 
