@@ -1,5 +1,8 @@
 """The compiled EM kernel against NumPy, on every instruction set of the CPU."""
 
+import os
+import shutil
+import sysconfig
 import warnings
 
 import numpy as np
@@ -12,7 +15,7 @@ from sklearn_nsigma import NSigmaBayesianGaussianMixture, NSigmaGaussianMixture
 from sklearn_nsigma._distance import _ckernel, use_compiled_kernel
 from sklearn_nsigma._em_moments import _emkernel, compiled_em_available
 
-pytestmark = pytest.mark.skipif(_emkernel is None, reason="EM kernel not built")
+needs_kernel = pytest.mark.skipif(_emkernel is None, reason="EM kernel not built")
 # the EM kernel dispatches on the distance kernel's instruction sets
 INSTRUCTION_SETS = _ckernel.supported_instruction_sets() if _emkernel else []
 # the design head of each kind of second moments
@@ -58,6 +61,7 @@ def scale(values):
     return max(1.0, float(np.max(np.abs(values)))) if np.size(values) else 1.0
 
 
+@needs_kernel
 @pytest.mark.parametrize("instruction_set", INSTRUCTION_SETS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("head", sorted(HEADS))
@@ -86,6 +90,7 @@ def test_e_step_matches_numpy(instruction_set, dtype, head, shape):
     assert_allclose(pairs, expected["pairs"], rtol=1e-10, atol=1e-10 * scale(pairs))
 
 
+@needs_kernel
 @pytest.mark.parametrize("instruction_set", INSTRUCTION_SETS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("head", sorted(HEADS))
@@ -118,6 +123,7 @@ def test_m_step_sums_match_numpy(instruction_set, dtype, head):
             assert_allclose(entropy, expected["entropy"], rtol=rtol)
 
 
+@needs_kernel
 @pytest.mark.parametrize("instruction_set", INSTRUCTION_SETS)
 def test_e_step_without_sums_and_degenerate_rows(instruction_set):
     """Check rows whose terms are all -inf, and a component of weight 0.
@@ -155,6 +161,7 @@ def test_e_step_without_sums_and_degenerate_rows(instruction_set):
     assert log_total == -np.inf
 
 
+@needs_kernel
 def test_em_chunk_rejects_bad_arguments():
     """Check that no argument makes the kernel read or write out of bounds."""
     X, squared, offsets, center = problem(20, 3, 4, np.float64)
@@ -212,6 +219,7 @@ def test_em_chunk_rejects_bad_arguments():
         )
 
 
+@needs_kernel
 @pytest.mark.skipif(not compiled_em_available(), reason="compiled kernels off")
 @pytest.mark.parametrize("cls", [NSigmaGaussianMixture, NSigmaBayesianGaussianMixture])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
@@ -240,3 +248,14 @@ def test_compiled_fit_matches_numpy_fit(cls, covariance_type, dtype):
             rtol=rtol,
             atol=rtol * np.max(np.abs(expected)),
         )
+
+
+@pytest.mark.skipif(
+    shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None,
+    reason="no C compiler: the NumPy EM only",
+)
+def test_the_em_kernel_is_built_where_a_compiler_is():
+    """Check an install with a C compiler built the EM kernel, and uses it."""
+    assert _emkernel is not None
+    if os.environ.get("SKLEARN_NSIGMA_KERNEL", "").lower() != "numpy":
+        assert compiled_em_available()
