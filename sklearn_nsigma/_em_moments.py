@@ -68,35 +68,45 @@ def _chunk_rows(n_samples: int, row_bytes: int, compiled: bool = False) -> int:
     return int(max(1, min(rows, n_samples)))
 
 
+# What a chunk's state keeps once its step is done (its buffers are dropped).
+_ACCUMULATORS = ("sums", "pairs", "total", "entropy", "log_total")
+
+
 def _map_chunks(n_samples: int, rows: int, make_state, step) -> list:
-    """Run ``step(state, batch)`` over row chunks; return the states.
+    """Run ``step(make_state(), batch)`` for every chunk; return the states.
 
-    Chunks are dealt round-robin to up to the BLAS thread limit of threads,
-    each with its own ``state = make_state()`` (buffers and accumulators), so
-    the result does not depend on scheduling, only on the thread count. Each
-    thread runs in a copy of the caller's context, so that the kernel choice
-    of ``use_compiled_kernel`` holds there too.
+    Each chunk gets its own state (buffers and accumulators; only the
+    accumulators are kept), and the states come back in the order of the
+    chunks, so the sums combined from them do not depend on the number of
+    threads or on which thread ran which chunk. Threads (up to the BLAS
+    thread limit) take the next chunk as they finish one, so a thread that
+    gets less of a busy CPU does less of the work; each runs its chunks in a
+    copy of the caller's context, so that the kernel choice of
+    ``use_compiled_kernel`` holds there too.
     """
-    starts = range(0, n_samples, rows)
+    batches = [
+        slice(start, min(start + rows, n_samples))
+        for start in range(0, n_samples, rows)
+    ] or [slice(0, 0)]
 
-    def run(my_starts):
+    def run(batch):
         state = make_state()
-        for start in my_starts:
-            step(state, slice(start, min(start + rows, n_samples)))
-        return state
+        step(state, batch)
+        return {key: state[key] for key in _ACCUMULATORS if key in state}
 
     n_threads = 1
-    if len(starts) >= _MIN_CHUNKS_FOR_THREADS:
-        n_threads = min(_blas_threads(), len(starts))
+    if len(batches) >= _MIN_CHUNKS_FOR_THREADS:
+        n_threads = min(_blas_threads(), len(batches))
     # BLAS (and the distance kernel, which reads its limit) single-threaded
     # inside: the threads here are the only ones
     with _single_threaded_blas():
         if n_threads == 1:
-            return [run(starts)]
-        groups = [starts[i::n_threads] for i in range(n_threads)]
-        contexts = [contextvars.copy_context() for _ in groups]
+            return [run(batch) for batch in batches]
+        contexts = [contextvars.copy_context() for _ in batches]
         with ThreadPoolExecutor(n_threads) as executor:
-            return list(executor.map(lambda c, g: c.run(run, g), contexts, groups))
+            return list(
+                executor.map(lambda c, batch: c.run(run, batch), contexts, batches)
+            )
 
 
 def _kernel_rows(array, dtype=None) -> np.ndarray:
