@@ -188,7 +188,7 @@ def test_warm_start_matches_parent(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(PAIRS))
-@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPE)
 def test_float32_keeps_the_parent_dtypes(kind, covariance_type):
     """Check float32 input: the parent's dtypes, values to float32 accuracy."""
     X = blobs().astype(np.float32)
