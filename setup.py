@@ -15,11 +15,14 @@ class OptionalBuildExt(build_ext):
     def build_extensions(self):
         if self.compiler.compiler_type == "unix":
             for extension in self.extensions:
-                # contract a * b + c into fused multiply-adds where the CPU has them
-                extension.extra_compile_args = ["-O3", "-std=c11", "-ffp-contract=fast"]
-                if extension.name == "sklearn_nsigma._emkernel":
-                    # no debug information: two thirds of the module's size
-                    extension.extra_compile_args.append("-g0")
+                # contract a * b + c into fused multiply-adds where the CPU has
+                # them; no debug information (most of the modules' size)
+                extension.extra_compile_args = [
+                    "-O3",
+                    "-std=c11",
+                    "-ffp-contract=fast",
+                    "-g0",
+                ]
         # the one slow step of an install: say so before it starts
         print(
             "sklearn-nsigma: compiling the optional kernels sklearn_nsigma._ckernel "
@@ -38,6 +41,7 @@ setup(
             depends=[
                 "sklearn_nsigma/_ckernel_body.h",
                 "sklearn_nsigma/_ckernel_transpose.h",
+                "sklearn_nsigma/_kernel_common.h",
             ],
             optional=True,
         ),

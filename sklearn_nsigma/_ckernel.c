@@ -81,35 +81,7 @@ DEFINE_KERNEL(f32_avx512, float, vf32x16, AVX512_TARGET,
               f32_avx512_transpose, SMALL_WIDTHS)
 #endif
 
-/* The instruction sets, best first; "generic" runs everywhere. */
-static const char *const instruction_sets[] = {"avx512f", "avx2", "generic"};
-#define N_INSTRUCTION_SETS 3
-
-static int
-cpu_supports(int isa)
-{
-#if HAVE_X86_DISPATCH
-    __builtin_cpu_init();
-    if (isa == 0) {
-        return __builtin_cpu_supports("avx512f");
-    }
-    if (isa == 1) {
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-#endif
-    return isa == N_INSTRUCTION_SETS - 1;
-}
-
-/* the best instruction set this CPU runs */
-static int
-best_instruction_set(void)
-{
-    int isa = 0;
-    while (!cpu_supports(isa)) {
-        isa++;
-    }
-    return isa;
-}
+#include "_kernel_common.h"
 
 /* Checks of the entry point: it is private, but no argument may make it
  * read or write outside its buffers, or misread them. */
@@ -217,14 +189,6 @@ check_X(Py_buffer *X, Py_ssize_t n_samples, Py_ssize_t n_features)
         return -1;
     }
     return 0;
-}
-
-/* Whether two buffers share a byte. */
-static int
-overlap(const Py_buffer *a, const Py_buffer *b)
-{
-    const char *a0 = (const char *)a->buf, *b0 = (const char *)b->buf;
-    return a->len > 0 && b->len > 0 && a0 < b0 + b->len && b0 < a0 + a->len;
 }
 
 PyDoc_STRVAR(compute_doc,
