@@ -76,6 +76,21 @@ em_save(const double *values, Py_ssize_t n, void *target, int single,
 }
 
 /* X-macro lists of the sizes with loops of their own (unrolled) */
+/* The Taylor series of exp(r) to r^13, highest power first, and the odd
+ * series of atanh(z) / z - 1 in z^2 (1/3, 1/5, ... 1/23), highest first:
+ * the polynomials of the vectorised exp and log. */
+#define EM_EXP_TERMS 14
+static const double em_exp_taylor[EM_EXP_TERMS] = {
+    1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0,
+    1.0 / 3628800.0,    1.0 / 362880.0,    1.0 / 40320.0,
+    1.0 / 5040.0,       1.0 / 720.0,       1.0 / 120.0,
+    1.0 / 24.0,         1.0 / 6.0,         0.5,
+    1.0,                1.0};
+#define EM_LOG_TERMS 11
+static const double em_log_atanh[EM_LOG_TERMS] = {
+    1.0 / 23.0, 1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0,
+    1.0 / 11.0, 1.0 / 9.0,  1.0 / 7.0,  1.0 / 5.0,  1.0 / 3.0};
+
 #define EM_UP_TO_8(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8)
 #define EM_UP_TO_12(X) EM_UP_TO_8(X) X(9) X(10) X(11) X(12)
 

@@ -54,6 +54,19 @@ EM_NAME(select)(EM_IVEC mask, EM_VEC a, EM_VEC b)
     return (EM_VEC)(((EM_IVEC)a & mask) | ((EM_IVEC)b & ~mask));
 }
 
+/* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1], by Horner's rule */
+EM_TARGET static inline __attribute__((always_inline)) EM_VEC
+EM_NAME(horner)(EM_VEC x, const double *c, int n)
+{
+    EM_VEC p = EM_NAME(splat)(c[0]);
+    int i;
+#pragma GCC unroll 16
+    for (i = 1; i < n; i++) {
+        p = p * x + c[i];
+    }
+    return p;
+}
+
 /* exp(x), to about 1 ulp; 0 below -708 (where exp is subnormal or zero)
  * and for NaN, exp(709) above 709. */
 EM_TARGET static inline EM_VEC
@@ -72,20 +85,7 @@ EM_NAME(exp)(EM_VEC x)
     r = xc - n * EM_NAME(splat)(0x1.62e42fee00000p-1);
     r = r - n * EM_NAME(splat)(0x1.a39ef35793c76p-33);
     /* exp(r), |r| <= ln(2) / 2: Taylor series to r^13 (error < 1e-17) */
-    p = EM_NAME(splat)(1.0 / 6227020800.0);
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    p = EM_NAME(horner)(r, em_exp_taylor, EM_EXP_TERMS);
     /* 2^n: n + 1023 in the exponent field (the bits of k hold n + 2^51 +
      * 2^52, whose high bits the shift drops) */
     scale = ((EM_IVEC)k + 1023) << 52;
@@ -108,17 +108,7 @@ EM_NAME(log)(EM_VEC s)
     /* log m = 2 atanh(z), z = (m - 1) / (m + 1), |z| < 0.172 */
     z = (m - 1.0) / (m + 1.0);
     z2 = z * z;
-    p = EM_NAME(splat)(1.0 / 23.0);
-    p = p * z2 + 1.0 / 21.0;
-    p = p * z2 + 1.0 / 19.0;
-    p = p * z2 + 1.0 / 17.0;
-    p = p * z2 + 1.0 / 15.0;
-    p = p * z2 + 1.0 / 13.0;
-    p = p * z2 + 1.0 / 11.0;
-    p = p * z2 + 1.0 / 9.0;
-    p = p * z2 + 1.0 / 7.0;
-    p = p * z2 + 1.0 / 5.0;
-    p = p * z2 + 1.0 / 3.0;
+    p = EM_NAME(horner)(z2, em_log_atanh, EM_LOG_TERMS);
     p = p * z2;
     /* the exponent as a double: e + 1.5 * 2^52, then less the 1.5 * 2^52 */
     exponent = (EM_VEC)(e + 0x4338000000000000LL) - 0x1.8p52;
