@@ -80,6 +80,30 @@ def _compiled_log_prob_resp(X, kernel, offsets, resp_out, norm_out, moments):
     return total, None if moments is None else moments.result(states)
 
 
+def _shift_underflowed_rows(logs, sums, low):
+    """``log`` of the row sums of the columns ``low`` of ``logs``, in ``sums``.
+
+    For the rows whose exponentials, shifted by the mixture's largest
+    offset, underflowed: each is shifted by its own maximum instead.
+    """
+    cols = logs[:, low]
+    peak = cols.max(axis=0)
+    peak[~np.isfinite(peak)] = 0
+    with np.errstate(under="ignore", divide="ignore"):
+        sums[low] = np.log(np.exp(cols - peak).sum(axis=0)) + peak
+
+
+def _add_moments(moments, state, batch, weights, logs, low):
+    """Add a chunk's responsibilities ``weights`` to the M-step's sums."""
+    if low.size:
+        # the rows whose shifted sum underflowed: from their log-responsibilities
+        with np.errstate(under="ignore"):
+            weights[:, low] = np.exp(logs[:, low])
+    moments.add(state, batch, weights)
+    if moments.entropy:
+        state["entropy"] += float(np.vdot(weights, logs))
+
+
 def log_prob_resp(X, kernel, offsets, *, resp_out=None, norm_out=None, moments=None):
     """Log-responsibilities and log-likelihoods of the rows of X, fused.
 
@@ -162,12 +186,7 @@ def log_prob_resp(X, kernel, offsets, *, resp_out=None, norm_out=None, moments=N
         with np.errstate(divide="ignore"):
             np.log(sums, out=sums)
         if low.size:
-            # underflow: shift these rows by their own maximum instead
-            cols = logs[:, low]
-            peak = cols.max(axis=0)
-            peak[~np.isfinite(peak)] = 0
-            with np.errstate(under="ignore", divide="ignore"):
-                sums[low] = np.log(np.exp(cols - peak).sum(axis=0)) + peak
+            _shift_underflowed_rows(logs, sums, low)
         with np.errstate(under="ignore", invalid="ignore"):
             np.subtract(logs, sums, out=logs)
         block.T[...] = logs
@@ -175,12 +194,7 @@ def log_prob_resp(X, kernel, offsets, *, resp_out=None, norm_out=None, moments=N
         if norm_out is not None:
             np.add(sums, shift, out=norm_out[batch])
         if moments is not None:
-            if low.size:
-                with np.errstate(under="ignore"):
-                    weights[:, low] = np.exp(logs[:, low])
-            moments.add(state, batch, weights)
-            if moments.entropy:
-                state["entropy"] += float(np.vdot(weights, logs))
+            _add_moments(moments, state, batch, weights, logs, low)
 
     states = _map_chunks(n_samples, rows, make_state, step)
     total = sum(state["log_total"] for state in states)

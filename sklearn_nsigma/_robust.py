@@ -329,18 +329,13 @@ def robust_parameters(
     # E[x x^T | inside] = S * P(chi2_{d+2} <= cutoff) / quantile
     consistency = quantile / chi2.cdf(cutoff, n_features + 2)
     weights = np.array(weights, dtype=np.float64)
-    kernel = MahalanobisKernel(means, factors, covariance_type, "float64")
-    owner = _owners(kernel.squared(X), weights, factors, covariance_type, n_features)
-    if merge and covariance_type != "tied":
-        candidates = np.flatnonzero(np.bincount(owner, minlength=n_components) >= 2)
-        into = merge_components(X, owner, candidates, reg_covar)
-        if into:
-            _merge_into(X, owner, into, means, covariances, weights, reg_covar)
-            factors = precisions_cholesky_from_covariances(covariances, covariance_type)
-            for k, target in into.items():
-                owner[owner == k] = target
+    merge = merge and covariance_type != "tied"
+    if merge:
+        factors, owner = _merge(
+            X, means, factors, covariances, covariance_type, weights, reg_covar
+        )
     refit = weights >= min_weight
-    if merge and covariance_type != "tied":
+    if merge:
         background = background_components(
             X, owner, np.flatnonzero(refit), covariance_type, reg_covar
         )
@@ -360,30 +355,83 @@ def robust_parameters(
         if previous is not None and np.array_equal(keep, previous):
             break
         previous = keep
-        pooled = np.zeros((n_features, n_features))
-        pooled_count = 0.0
-        for k in np.flatnonzero(refit):
-            rows = X[keep == k]
-            if rows.shape[0] <= n_features:
-                continue
-            mean = rows.mean(axis=0)
-            centred = rows - mean
-            scatter = centred.T @ centred / rows.shape[0] * consistency
-            means[k] = mean
-            n_used[k] = rows.shape[0]
-            if covariance_type == "full":
-                covariances[k] = scatter + reg_covar * np.eye(n_features)
-            elif covariance_type == "diag":
-                covariances[k] = np.diag(scatter) + reg_covar
-            elif covariance_type == "spherical":
-                covariances[k] = np.mean(np.diag(scatter)) + reg_covar
-            else:
-                pooled += scatter * rows.shape[0]
-                pooled_count += rows.shape[0]
-        if covariance_type == "tied" and pooled_count > 0:
-            covariances = pooled / pooled_count + reg_covar * np.eye(n_features)
+        covariances = _reweight(
+            X,
+            keep,
+            refit,
+            means,
+            covariances,
+            covariance_type,
+            reg_covar,
+            consistency,
+            n_used,
+        )
         factors = precisions_cholesky_from_covariances(covariances, covariance_type)
     return means, factors, n_used, refit, n_iter
+
+
+def _merge(X, means, factors, covariances, covariance_type, weights, reg_covar):
+    """Merge the components one Gaussian cluster explains better, in place.
+
+    ``means``, ``covariances`` and ``weights`` are updated in place. Returns
+    the precision Cholesky factors after the merges, and each sample's most
+    probable component before them, the absorbed ones replaced by the
+    component that took them.
+    """
+    n_components, n_features = means.shape
+    kernel = MahalanobisKernel(means, factors, covariance_type, "float64")
+    owner = _owners(kernel.squared(X), weights, factors, covariance_type, n_features)
+    candidates = np.flatnonzero(np.bincount(owner, minlength=n_components) >= 2)
+    into = merge_components(X, owner, candidates, reg_covar)
+    if not into:
+        return factors, owner
+    _merge_into(X, owner, into, means, covariances, weights, reg_covar)
+    for k, target in into.items():
+        owner[owner == k] = target
+    return precisions_cholesky_from_covariances(covariances, covariance_type), owner
+
+
+def _set_covariance(covariances, k, scatter, reg_covar):
+    """Component ``k``'s covariance from its scatter matrix, in place.
+
+    ``covariances`` is in the 'full' (3-D), 'diag' (2-D) or 'spherical'
+    (1-D) layout.
+    """
+    if covariances.ndim == 3:
+        covariances[k] = scatter + reg_covar * np.eye(scatter.shape[0])
+    elif covariances.ndim == 2:
+        covariances[k] = np.diag(scatter) + reg_covar
+    else:
+        covariances[k] = np.mean(np.diag(scatter)) + reg_covar
+
+
+def _reweight(
+    X, keep, refit, means, covariances, covariance_type, reg_covar, consistency, n_used
+):
+    """One reweighting step: each refitted component from the samples it keeps.
+
+    ``means`` and ``n_used`` are updated in place; returns the covariances
+    (a new array for 'tied', pooled over the components).
+    """
+    n_features = X.shape[1]
+    pooled = np.zeros((n_features, n_features))
+    pooled_count = 0
+    for k in np.flatnonzero(refit):
+        rows = X[keep == k]
+        if rows.shape[0] <= n_features:
+            continue
+        means[k] = rows.mean(axis=0)
+        centred = rows - means[k]
+        scatter = centred.T @ centred / rows.shape[0] * consistency
+        n_used[k] = rows.shape[0]
+        if covariance_type == "tied":
+            pooled += scatter * rows.shape[0]
+            pooled_count += rows.shape[0]
+        else:
+            _set_covariance(covariances, k, scatter, reg_covar)
+    if covariance_type == "tied" and pooled_count > 0:
+        return pooled / pooled_count + reg_covar * np.eye(n_features)
+    return covariances
 
 
 def _owners(squared, weights, factors, covariance_type, n_features):
@@ -411,12 +459,7 @@ def _merge_into(X, owner, into, means, covariances, weights, reg_covar):
         centred = rows - mean
         scatter = centred.T @ centred / rows.shape[0]
         means[target] = mean
-        if covariances.ndim == 3:
-            covariances[target] = scatter + reg_covar * np.eye(X.shape[1])
-        elif covariances.ndim == 2:
-            covariances[target] = np.diag(scatter) + reg_covar
-        else:
-            covariances[target] = np.mean(np.diag(scatter)) + reg_covar
+        _set_covariance(covariances, target, scatter, reg_covar)
         for k in group[1:]:
             weights[target] += weights[k]
             weights[k] = 0.0
