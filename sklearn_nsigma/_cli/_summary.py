@@ -101,7 +101,9 @@ def summary(args, table, fit, detector, result, n_written, target, plot):
     eligible = np.asarray(detector.eligible_components_)
     for k in range(model.n_components):
         mine = result.component == k
-        note = "" if eligible[k] else " (weight below min_weight: not used)"
+        note = (
+            "" if eligible[k] else f" (not used: {_why_not_used(weights[k], detector)})"
+        )
         lines.append(
             f"  component {k}: weight {weights[k]:.3f}, nearest to {int(mine.sum())} "
             f"rows, {int((mine & ~result.inlier).sum())} flagged{note}"
@@ -112,6 +114,14 @@ def summary(args, table, fit, detector, result, n_written, target, plot):
     if plot is not None:
         lines.append(f"figure: {plot.path!r}")
     return lines
+
+
+def _why_not_used(weight: float, detector) -> str:
+    """Why a component's ellipsoid makes no sample an inlier."""
+    if weight < detector.min_weight_:
+        return f"weight below min_weight {detector.min_weight_:.3g}"
+    # robust re-estimation: merged, or no denser than uniform noise
+    return "merged into another component or left out as background noise"
 
 
 DEMO_NEXT = (
