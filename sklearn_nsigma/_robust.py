@@ -332,7 +332,7 @@ def robust_parameters(
     merge = merge and covariance_type != "tied"
     if merge:
         factors, owner = _merge(
-            X, means, factors, covariances, covariance_type, weights, reg_covar
+            X, means, factors, covariances, covariance_type, weights, reg_covar, cutoff
         )
     refit = weights >= min_weight
     if merge:
@@ -370,9 +370,12 @@ def robust_parameters(
     return means, factors, n_used, refit, n_iter
 
 
-def _merge(X, means, factors, covariances, covariance_type, weights, reg_covar):
+def _merge(X, means, factors, covariances, covariance_type, weights, reg_covar, cutoff):
     """Merge the components one Gaussian cluster explains better, in place.
 
+    The test sees each component's core samples only, those within
+    ``cutoff`` (a squared radius) of it: the outliers a component has taken
+    would make it look broad, and a tight cluster next to it part of it.
     ``means``, ``covariances`` and ``weights`` are updated in place. Returns
     the precision Cholesky factors after the merges, and each sample's most
     probable component before them, the absorbed ones replaced by the
@@ -380,9 +383,11 @@ def _merge(X, means, factors, covariances, covariance_type, weights, reg_covar):
     """
     n_components, n_features = means.shape
     kernel = MahalanobisKernel(means, factors, covariance_type, "float64")
-    owner = _owners(kernel.squared(X), weights, factors, covariance_type, n_features)
+    squared = kernel.squared(X)
+    owner = _owners(squared, weights, factors, covariance_type, n_features)
+    core = np.where(squared[np.arange(X.shape[0]), owner] <= cutoff, owner, -1)
     candidates = np.flatnonzero(np.bincount(owner, minlength=n_components) >= 2)
-    into = merge_components(X, owner, candidates, reg_covar)
+    into = merge_components(X, core, candidates, reg_covar)
     if not into:
         return factors, owner
     _merge_into(X, owner, into, means, covariances, weights, reg_covar)

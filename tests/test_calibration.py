@@ -188,6 +188,28 @@ def test_merge_components_joins_the_pieces_of_one_cluster_only():
     assert set(into) | set(into.values()) == {0, 1, 2}
 
 
+def test_outliers_do_not_merge_a_tight_cluster_into_its_neighbour():
+    """Check that two clusters apart stay two when training outliers widen one.
+
+    5 % uniform noise taken by one component makes it broad on the axis
+    between the clusters; the merge test must see the components' core
+    samples only, or it joins the two clusters into one ellipse.
+    """
+    rng = np.random.RandomState(0)
+    first = rng.multivariate_normal([0, 0], [[4, 1.8], [1.8, 1]], 500)
+    second = rng.multivariate_normal([6, -2], [[1, -0.5], [-0.5, 1]], 500)
+    X = np.concatenate([first, second])
+    rng.normal(size=len(X))  # the example's draws (plot_outlier_pipeline.py)
+    noise = rng.uniform(size=len(X)) < 0.05
+    X[noise] = rng.uniform([-10, -12], [16, 10], size=(noise.sum(), 2))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    detector = NSigmaOutlierDetector(
+        GaussianMixture(n_components=2, random_state=0)
+    ).fit(X)
+    # merged, the absorbed component would no longer be eligible
+    assert detector.eligible_components_.all()
+
+
 def test_background_components_are_the_noise_ones():
     """Check that a component fitted to uniform noise is background, clusters not."""
     rng = np.random.RandomState(0)
