@@ -158,7 +158,11 @@ def test_ellipse_display_plain_mixtures_hide_light_components(
 
 def test_ellipse_display_of_a_detector_uses_its_threshold(pyplot, X2, gmm2):
     """Check a detector: its threshold as the level, its predict for colours."""
-    detector = NSigmaOutlierDetector(FrozenEstimator(gmm2), n_sigma=2.5).fit(X2)
+    # robust=None: the mixture's own ellipsoids (the re-estimated ones are
+    # drawn too, see test_the_drawn_threshold_is_where_predict_changes_...)
+    detector = NSigmaOutlierDetector(
+        FrozenEstimator(gmm2), n_sigma=2.5, robust=None
+    ).fit(X2)
     display = EllipseDisplay.from_estimator(detector, X2)
     assert_array_equal(display.n_sigma, [2.5])
     assert_array_equal(display.inside, detector.predict(X2) == 1)
@@ -511,3 +515,22 @@ def test_pairwise_display_decomposes_only_2x2_covariances(pyplot, X5, monkeypatc
     panel = display.displays_[2, 1]  # feature 1 (x) against feature 3 (y)
     assert_allclose(panel.radii, expected.radii)
     assert_allclose(panel.angles, expected.angles)
+
+
+def test_the_drawn_threshold_is_where_predict_changes_after_robust_refit():
+    """Check that a detector's ellipse is drawn from its re-estimated parameters.
+
+    Training outliers inflate the mixture's covariance; the default robust
+    re-estimation shrinks the detector's ellipse, and the display must draw
+    that one, not the mixture's.
+    """
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(size=(500, 2)), rng.uniform(-15, 15, (40, 2))])
+    detector = NSigmaOutlierDetector(GaussianMixture(1, random_state=0)).fit(X)
+    display = EllipseDisplay.from_estimator(detector, X)
+    angle = np.deg2rad(display.angles[0])
+    axis = np.array([np.cos(angle), np.sin(angle)])
+    edge = display.centers[0] + display.n_sigma.max() * display.radii[0, 0] * axis
+    inside = display.centers[0] + 0.99 * (edge - display.centers[0])
+    outside = display.centers[0] + 1.01 * (edge - display.centers[0])
+    assert_array_equal(detector.predict(np.array([inside, outside])), [1, -1])

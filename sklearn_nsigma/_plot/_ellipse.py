@@ -320,8 +320,8 @@ class EllipseDisplay(ComponentsDisplay):
             heaviest component is always drawn. 'auto' is the detector's
             rule: for a detector, its own ``min_weight_`` (the components it
             uses); for a mixture, which does not keep its number of training
-            samples, ``max(0.05, 2 / n_samples)`` with ``n_samples`` the rows
-            of ``X`` (0.05 without ``X``).
+            samples, ``max(0.05, (n_features + 2) / n_samples)`` with
+            ``n_samples`` the rows of ``X`` (0.05 without ``X``).
 
         color_by : {'inside', 'component', 'none'}, default='inside'
             Point colours. Inside means ``predict(X) == 1`` for a detector,

@@ -307,7 +307,8 @@ class EllipsoidDisplay(ComponentsDisplay):
 
         min_weight : float in [0, 1] or 'auto', default='auto'
             Components lighter than this are left out ('auto': those the
-            detector leaves out, or ``max(0.05, 2 / len(X))``).
+            detector leaves out, or as in
+            :meth:`EllipseDisplay.from_estimator`).
 
         color_by : {'inside', 'component', 'none'}, default='inside'
             Point colours, as in :meth:`EllipseDisplay.from_estimator`.

@@ -6,6 +6,7 @@ components, the features and their names are chosen, and the points are
 classified inside/outside, once for all four displays.
 """
 
+import functools
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -19,6 +20,7 @@ from sklearn_nsigma._plot._mixture import (
     drawn_components,
     drawn_covariances,
     drawn_ellipsoids,
+    drawn_mixture,
     fitted_mixture,
     mahalanobis_distances,
     mixture_weights,
@@ -153,6 +155,11 @@ class Fitted:
     def n_features(self) -> int:
         return np.asarray(self.mixture.means_).shape[1]
 
+    @functools.cached_property
+    def drawn(self):
+        """The Gaussians drawn: the detector's own, else the mixture's."""
+        return drawn_mixture(self.mixture, self.detector)
+
     @property
     def X(self):
         """X as the mixture takes it: with column names only if it had them."""
@@ -241,13 +248,13 @@ class Drawn:
         ]
 
     def centers(self) -> np.ndarray:
-        means = np.asarray(self.source.mixture.means_, dtype=np.float64)
+        means = np.asarray(self.source.drawn.means_, dtype=np.float64)
         return means[self.components][:, self.features]
 
     def covariances(self) -> np.ndarray:
         """Covariances of the drawn components over the shown features."""
         source = self.source
-        covariances = drawn_covariances(source.mixture, source.detector)
+        covariances = drawn_covariances(source.drawn, source.detector)
         return covariances[self.components][:, self.features][:, :, self.features]
 
     def ellipsoids(self) -> EllipsoidParams:
@@ -256,7 +263,7 @@ class Drawn:
         source = self.source
         if self.features != list(range(source.n_features)):
             return ellipsoid_params(self.centers(), self.covariances(), "full")
-        params = drawn_ellipsoids(source.mixture, source.detector)
+        params = drawn_ellipsoids(source.drawn, source.detector)
         angles = None if params.angles is None else params.angles[self.components]
         return EllipsoidParams(
             params.centers[self.components],

@@ -8,6 +8,8 @@ fitted mixture; this module adds what only drawing needs: what
 at the detector's radii, and the distances of the points drawn.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -24,12 +26,14 @@ from sklearn_nsigma._geometry import (
     ellipsoid_params,
     full_covariances,
 )
+from sklearn_nsigma._robust import covariances_from_factors
 
 __all__ = [
     "display_min_weight",
     "drawn_components",
     "drawn_covariances",
     "drawn_ellipsoids",
+    "drawn_mixture",
     "fitted_mixture",
     "mahalanobis_distances",
     "mixture_ellipsoids",
@@ -74,6 +78,26 @@ def drawn_components(
     n_features = np.shape(mixture.means_)[1]
     min_weight = display_min_weight(min_weight, detector, n_samples, n_features)
     return _eligible_drawn(mixture, detector, min_weight)
+
+
+def drawn_mixture(mixture, detector):
+    """The Gaussians whose ellipsoids a display draws.
+
+    A detector's own: the parameters its ``predict`` uses (after its
+    ``robust`` re-estimation, which leaves the mixture as it is), as
+    ``means_``, ``covariances_`` and ``covariance_type``; the mixture itself
+    without a detector.
+    """
+    if detector is None:
+        return mixture
+    view = FittedMixture.from_estimator(detector)
+    return SimpleNamespace(
+        means_=view.means,
+        covariances_=covariances_from_factors(
+            view.precisions_cholesky, view.covariance_type
+        ),
+        covariance_type=view.covariance_type,
+    )
 
 
 def mixture_ellipsoids(mixture) -> EllipsoidParams:
