@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
+from sklearn_nsigma._em_estep import log_prob_resp
+from sklearn_nsigma._em_moments import _Moments, gaussian_statistics
+
 # Working memory per chunk of rows inside a block, in bytes.
 _CHUNK_BYTES = 32 * 2**20
 
@@ -99,29 +102,23 @@ def _pool(pieces: list[_Statistics], covariance_type: str) -> _Statistics:
 
 
 def _chunk_statistics(X, resp, covariance_type, unassigned) -> _Statistics:
-    """Statistics of the rows ``X`` weighted by ``resp``, in float64."""
+    """Statistics of the rows ``X`` weighted by ``resp``, in float64.
+
+    One pass of the in-memory fit's moment sums; for 'tied', the per
+    component scatters summed (the rows' responsibilities need not sum to
+    one here, the rest is in ``unassigned``).
+    """
     X = np.asarray(X, dtype=np.float64)
     resp = np.asarray(resp, dtype=np.float64)
-    resp_sum = resp.sum(axis=0)
-    weighted_sum = resp.T @ X
-    centres = _safe_centres(resp_sum, weighted_sum)
-    n_components, n_features = weighted_sum.shape
-    if covariance_type in ("full", "tied"):
-        scatter = np.empty((n_components, n_features, n_features))
-        for k in range(n_components):
-            diff = X - centres[k]
-            scatter[k] = (resp[:, k, np.newaxis] * diff).T @ diff
-        if covariance_type == "tied":
-            scatter = scatter.sum(axis=0)
-    else:
-        scatter = np.empty((n_components, n_features))
-        for k in range(n_components):
-            scatter[k] = resp[:, k] @ np.square(X - centres[k])
-    extra = None
+    moment_type = "full" if covariance_type == "tied" else covariance_type
+    sums = gaussian_statistics(X, resp, moment_type, log=False)
+    stats = _from_moments(sums, moment_type, 0.0)
+    if covariance_type == "tied":
+        stats.scatter = stats.scatter.sum(axis=0)
     if unassigned:
         rest = 1.0 - resp.sum(axis=1)
-        extra = (rest[:, np.newaxis] * X).T @ X
-    return _Statistics(resp_sum, weighted_sum, scatter, extra)
+        stats.unassigned = (rest[:, np.newaxis] * X).T @ X
+    return stats
 
 
 # -- one block, one pass
@@ -160,11 +157,6 @@ def _fused_statistics(block, estimator, covariance_type, entropy):
         and hasattr(estimator, "_weighted_offsets")
     ):
         return None
-    try:
-        from sklearn_nsigma._em import _Moments, log_prob_resp
-    except ImportError:  # the kernel EM steps moved: use the E-step
-        return None
-
     offsets = estimator._weighted_offsets(block.shape[1])
     kernel = estimator._em_kernel(block, offsets)
     moments = _Moments(block, estimator.n_components, covariance_type, entropy)
