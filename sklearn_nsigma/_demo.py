@@ -30,9 +30,8 @@ def coverage_table(model: NSigmaGaussianMixture, X: np.ndarray) -> list[tuple]:
 
 def _matrix_rows(matrix: np.ndarray) -> list[str]:
     """The rows of ``matrix`` as text, in aligned columns, one bracket pair each."""
-    lines = [line.strip() for line in np.array2string(matrix).splitlines()]
-    lines[0], lines[-1] = lines[0][1:], lines[-1][:-1]
-    return lines
+    # the outer brackets of the whole matrix dropped, then one row a line
+    return [line.strip() for line in np.array2string(matrix)[1:-1].splitlines()]
 
 
 def report(model: NSigmaGaussianMixture, X: np.ndarray, title: str) -> str:

@@ -79,7 +79,6 @@ from sklearn_nsigma._kernel_backend import (  # noqa: F401 (re-exported)
 _CHUNK_BYTES = 1 << 20
 # Chunks of the generic array API path are this many times larger.
 _XP_CHUNK_FACTOR = 16
-# Fewer chunks than this are computed in the calling thread.
 
 
 def _check_factors(factors: np.ndarray, covariance_type: str) -> None:

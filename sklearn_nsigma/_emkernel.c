@@ -1,7 +1,7 @@
 /* Compiled EM steps of a Gaussian mixture, for a chunk of rows.
  *
- * An optional accelerator of sklearn_nsigma._em_steps. From the squared
- * Mahalanobis distances of a chunk (computed by the distance kernel) it
+ * An optional accelerator of sklearn_nsigma._em_estep and _em_moments.
+ * From the squared Mahalanobis distances of a chunk (computed by the distance kernel) it
  * takes the log-sum-exp of every row, writes the log-responsibilities in
  * place, sums log p(x_i), and, while the chunk is in cache, adds the sums
  * the next M-step needs: for every component the sum of the
@@ -75,7 +75,6 @@ em_save(const double *values, Py_ssize_t n, void *target, int single,
     }
 }
 
-/* X-macro lists of the sizes with loops of their own (unrolled) */
 /* The Taylor series of exp(r) to r^13, highest power first, and the odd
  * series of atanh(z) / z - 1 in z^2 (1/3, 1/5, ... 1/23), highest first:
  * the polynomials of the vectorised exp and log. */
@@ -91,6 +90,7 @@ static const double em_log_atanh[EM_LOG_TERMS] = {
     1.0 / 23.0, 1.0 / 21.0, 1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0,
     1.0 / 11.0, 1.0 / 9.0,  1.0 / 7.0,  1.0 / 5.0,  1.0 / 3.0};
 
+/* X-macro lists of the sizes with loops of their own (unrolled) */
 #define EM_UP_TO_8(X) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8)
 #define EM_UP_TO_12(X) EM_UP_TO_8(X) X(9) X(10) X(11) X(12)
 

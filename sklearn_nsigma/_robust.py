@@ -258,9 +258,12 @@ def robust_parameters(
     min_weight: float,
     quantile: float,
     reg_covar: float = 1e-6,
-    merge: bool = True,
 ):
-    """Re-estimate the components flagged in ``refit`` from their core samples.
+    """Re-estimate the eligible components from their core samples.
+
+    First (not for 'tied') the components that one Gaussian cluster explains
+    better are merged (:func:`merge_components`) and the background ones
+    left out (:func:`background_components`).
 
     Parameters
     ----------
@@ -287,11 +290,6 @@ def robust_parameters(
 
     reg_covar : float, default=1e-6
         Added to the diagonal of the re-estimated covariances.
-
-    merge : bool, default=True
-        First merge the components that one Gaussian cluster explains better
-        (:func:`merge_components`), and leave out the background ones
-        (:func:`background_components`); not for 'tied'.
 
     Returns
     -------
@@ -329,7 +327,7 @@ def robust_parameters(
     # E[x x^T | inside] = S * P(chi2_{d+2} <= cutoff) / quantile
     consistency = quantile / chi2.cdf(cutoff, n_features + 2)
     weights = np.array(weights, dtype=np.float64)
-    merge = merge and covariance_type != "tied"
+    merge = covariance_type != "tied"
     if merge:
         factors, owner = _merge(
             X, means, factors, covariances, covariance_type, weights, reg_covar, cutoff

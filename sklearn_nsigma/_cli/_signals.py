@@ -76,11 +76,6 @@ def raise_if_received() -> None:
         raise Interrupted(_State.received)
 
 
-def received() -> Interrupted | None:
-    """The signal received since :func:`install`, as an exception, or None."""
-    return None if _State.received is None else Interrupted(_State.received)
-
-
 def mark_committed() -> None:
     """Record that the outputs are in place (for :func:`report`)."""
     _State.committed = True
