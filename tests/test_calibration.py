@@ -246,3 +246,13 @@ def test_default_detector_finds_uniform_noise_in_high_dimension():
     assert detector.n_robust_iter_ >= 1
     raw = NSigmaOutlierDetector(random_state=0, calibration="none").fit(X)
     assert not hasattr(raw, "n_robust_iter_")  # robust='auto' is None there
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e8])
+def test_merge_components_does_not_depend_on_the_origin(offset):
+    """Check that the merge test keeps its precision far from the origin."""
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(0, 1, (300, 2)), rng.normal(9, 1, (300, 2))])
+    owner = np.repeat([0, 1, 2], [150, 150, 300])
+    owner[:300] = np.where(X[:300, 0] > 0, 0, 1)  # the first cluster cut in two
+    assert merge_components(X + offset, owner, np.arange(3)) == {0: 1}
