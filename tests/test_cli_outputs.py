@@ -357,7 +357,8 @@ def test_figure_frames_the_data(n_features):
     from sklearn.frozen import FrozenEstimator
 
     from sklearn_nsigma import NSigmaGaussianMixture, NSigmaOutlierDetector
-    from sklearn_nsigma._cli._figure import MARGIN, draw_figure
+    from sklearn_nsigma._cli._figure import draw_figure
+    from sklearn_nsigma._plot._base import _MARGIN as MARGIN
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(300, n_features)) * np.arange(1, n_features + 1)
