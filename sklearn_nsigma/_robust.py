@@ -236,8 +236,16 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
     >>> background_components(X, owner, np.array([0, 1]), "full")
     array([1])
     """
+    # A feature that is constant over the data (a pixel never inked) has a
+    # box of zero width and any component no spread along it: neither
+    # density is defined there, and the feature tells background from
+    # cluster no better than it tells anything else. The test is made on
+    # the other features.
+    X = X[:, np.ptp(X, axis=0) > 0]
     n_features = X.shape[1]
-    log_volume = np.log(np.maximum(np.ptp(X, axis=0), 1e-300)).sum()
+    if n_features == 0:
+        return np.zeros(0, dtype=int)
+    log_volume = np.log(np.ptp(X, axis=0)).sum()
     background = []
     for k in candidates:
         rows = X[owner == k]

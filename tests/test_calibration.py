@@ -5,6 +5,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from scipy.special import gammaln
+from sklearn.datasets import load_digits
 from sklearn.frozen import FrozenEstimator
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
 
@@ -219,6 +220,33 @@ def test_background_components_are_the_noise_ones():
     owner = np.repeat([0, 1, 2], [200, 200, 60])
     assert_array_equal(background_components(X, owner, np.arange(3), "full"), [2])
     assert_array_equal(background_components(X, owner, np.arange(3), "diag"), [2])
+
+
+def test_constant_features_do_not_make_every_component_background():
+    """Check the background test on data with constant features (digits' pixels).
+
+    A constant feature gives a bounding box of zero volume, which made every
+    component "no denser than the background" and left the default with
+    one of the ten digits' components.
+    """
+    rng = np.random.RandomState(0)
+    clusters = [rng.normal(size=(200, 10)) + shift for shift in (0.0, 6.0)]
+    noise = rng.uniform(-10, 16, size=(60, 10))
+    X = np.concatenate([*clusters, noise])
+    owner = np.repeat([0, 1, 2], [200, 200, 60])
+    with_constants = np.hstack([np.zeros((len(X), 3)), X, np.full((len(X), 1), 7.0)])
+    for covariance_type in ("full", "diag", "spherical"):
+        assert_array_equal(
+            background_components(with_constants, owner, np.arange(3), covariance_type),
+            background_components(X, owner, np.arange(3), covariance_type),
+        )
+    assert_array_equal(
+        background_components(np.zeros((len(X), 2)), owner, np.arange(3), "full"),
+        [],
+    )
+    X_digits = load_digits().data
+    detector = NSigmaOutlierDetector(random_state=0).fit(X_digits)
+    assert detector.eligible_components_.sum() >= 5  # was 1
 
 
 def test_default_detector_finds_uniform_noise_in_high_dimension():
