@@ -34,6 +34,7 @@ Run::
     python benchmarks/bench_quality.py --quick   # d = 2, 20; 5 % noise; 1 seed: ~15 s
     python benchmarks/bench_quality.py           # all of it, 5 seeds: ~20 min
     python benchmarks/bench_quality.py --predict-cost  # predict: default vs 'none'
+    python benchmarks/bench_quality.py --whole-tables  # share of real rows flagged
 
 The full run is 73 data sets per seed (60 generated with anomalies, 5
 clean, 8 tables) and 5 seeds by default (``--seeds``): the standard errors
@@ -52,9 +53,16 @@ import numpy as np
 from joblib import Memory
 from scipy.stats import special_ortho_group
 from sklearn.covariance import EllipticEnvelope
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_wine,
+)
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.model_selection import train_test_split
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
@@ -316,6 +324,47 @@ def predict_cost(n_rows=1_000_000, n_features=10, repeats=7):
         )
 
 
+def whole_tables(seeds=range(5)):
+    """Share of the rows of whole tables flagged, with no anomaly planted.
+
+    The tables of the issue that motivated the calibration (iris, wine,
+    breast cancer, diabetes, digits): standardised on a random 70 % training
+    split, the share of that split and of the other 30 % that each variant
+    of the detector flags, averaged over the seeds. Real tables are not
+    mixtures of Gaussians (skewed, heavy-tailed, discrete features), so the
+    share is above the nominal 0.27 % of a 3-sigma rule.
+    """
+    variants = {
+        "default": {},
+        "robust=None": {"robust": None},
+        "chi2": {"calibration": "chi2"},
+        "none (raw radius)": {"calibration": "none"},
+    }
+    loaders = (load_iris, load_wine, load_breast_cancer, load_diabetes, load_digits)
+    print("share flagged, training split / held-out split, mean over seeds:\n")
+    print("| table (rows x features) | " + " | ".join(variants) + " |")
+    print("|" + "---|" * (1 + len(variants)))
+    for load in loaders:
+        X = load().data
+        shares = {name: [] for name in variants}
+        for seed in seeds:
+            X_train, X_test = train_test_split(X, test_size=0.3, random_state=seed)
+            scaler = StandardScaler().fit(X_train)
+            X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+            for name, options in variants.items():
+                detector = NSigmaOutlierDetector(random_state=seed, **options)
+                detector.fit(X_train)
+                shares[name].append(
+                    [(detector.predict(part) == -1).mean() for part in (X_train, X_test)]
+                )
+        cells = [
+            "{:.1f} / {:.1f} %".format(*(100 * np.mean(shares[name], axis=0)))
+            for name in variants
+        ]
+        title = f"{load.__name__[5:]} ({X.shape[0]} x {X.shape[1]})"
+        print(f"| {title} | " + " | ".join(cells) + " |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small subset")
@@ -328,7 +377,17 @@ def main(argv=None):
         action="store_true",
         help="only time predict: the default against calibration='none'",
     )
+    parser.add_argument(
+        "--whole-tables",
+        action="store_true",
+        help="only the share of the rows of whole real tables flagged",
+    )
     args = parser.parse_args(argv)
+    if args.whole_tables:
+        threadpool_limits(1)
+        warnings.filterwarnings("ignore")
+        whole_tables()
+        return
     if args.predict_cost:
         threadpool_limits(1)
         warnings.filterwarnings("ignore")
