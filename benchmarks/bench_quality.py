@@ -64,7 +64,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import LocalOutlierFactor
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import PowerTransformer, StandardScaler
 from sklearn.svm import OneClassSVM
 from threadpoolctl import threadpool_limits
 
@@ -332,13 +332,16 @@ def whole_tables(seeds=range(5)):
     split, the share of that split and of the other 30 % that each variant
     of the detector flags, averaged over the seeds. Real tables are not
     mixtures of Gaussians (skewed, heavy-tailed, discrete features), so the
-    share is above the nominal 0.27 % of a 3-sigma rule.
+    share is above the nominal 0.27 % of a 3-sigma rule. The last column
+    is the default after a ``PowerTransformer`` (Yeo-Johnson, standardised)
+    instead of the ``StandardScaler``.
     """
     variants = {
         "default": {},
         "robust=None": {"robust": None},
         "chi2": {"calibration": "chi2"},
         "none (raw radius)": {"calibration": "none"},
+        "default, power-transformed": {},
     }
     loaders = (load_iris, load_wine, load_breast_cancer, load_diabetes, load_digits)
     print("share flagged, training split / held-out split, mean over seeds:\n")
@@ -348,15 +351,14 @@ def whole_tables(seeds=range(5)):
         X = load().data
         shares = {name: [] for name in variants}
         for seed in seeds:
-            X_train, X_test = train_test_split(X, test_size=0.3, random_state=seed)
-            scaler = StandardScaler().fit(X_train)
-            X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+            split = train_test_split(X, test_size=0.3, random_state=seed)
             for name, options in variants.items():
+                scaler = PowerTransformer() if "power" in name else StandardScaler()
+                parts = [scaler.fit(split[0]).transform(part) for part in split]
                 detector = NSigmaOutlierDetector(random_state=seed, **options)
-                detector.fit(X_train)
-                shares[name].append(
-                    [(detector.predict(part) == -1).mean() for part in (X_train, X_test)]
-                )
+                detector.fit(parts[0])
+                flagged = [(detector.predict(part) == -1).mean() for part in parts]
+                shares[name].append(flagged)
         cells = [
             "{:.1f} / {:.1f} %".format(*(100 * np.mean(shares[name], axis=0)))
             for name in variants

@@ -12,8 +12,9 @@ returns only its sufficient statistics. The M-step runs on the driver, on
 the pooled statistics, with the parent class's own update code.
 
 The statistics and their pooling are in :mod:`sklearn_nsigma._dask_stats`,
-the initialisations in :mod:`sklearn_nsigma._dask_init`; this module holds
-the loop, the M-step and the lower bound.
+the initialisations in :mod:`sklearn_nsigma._dask_init`, and the parameters
+are set from the pooled sums as the in-memory fit sets them
+(:mod:`sklearn_nsigma._em`); this module holds the loop and the lower bound.
 
 Dask is an optional dependency; this module imports it only when called.
 """
@@ -30,12 +31,11 @@ from sklearn.utils import check_random_state
 from sklearn_nsigma._compat import (
     _check_feature_names,
     _check_n_features,
-    _compute_precision_cholesky,
-    _compute_precision_cholesky_from_precisions,
     get_namespace,
 )
 from sklearn_nsigma._dask_init import _initial_source, _Ones
 from sklearn_nsigma._dask_stats import _Blocks, _gaussian_parameters
+from sklearn_nsigma._em import set_initial_parameters, set_updated_parameters
 
 #: Dask configuration key read when ``persist=None``: set it to False, e.g.
 #: ``dask.config.set({"sklearn_nsigma.fit.persist": False})``, to recompute
@@ -43,47 +43,7 @@ from sklearn_nsigma._dask_stats import _Blocks, _gaussian_parameters
 PERSIST_CONFIG_KEY = "sklearn_nsigma.fit.persist"
 
 
-# -- from statistics to parameters ---------------------------------------------
-def _m_step(estimator, nk, xk, sk) -> None:
-    """The parent class's M-step, from ``(nk, xk, sk)`` instead of X."""
-    if isinstance(estimator, BayesianGaussianMixture):
-        estimator._estimate_weights(nk)
-        estimator._estimate_means(nk, xk)
-        estimator._estimate_precisions(nk, xk, sk)
-        return
-    estimator.weights_ = nk / np.sum(nk)
-    estimator.means_ = xk
-    estimator.covariances_ = sk
-    estimator.precisions_cholesky_ = _compute_precision_cholesky(
-        sk, estimator.covariance_type
-    )
-
-
-def _initialize(estimator, parameters, n_samples) -> None:
-    """The parent class's ``_initialize``, from ``(nk, xk, sk)`` or None."""
-    if isinstance(estimator, BayesianGaussianMixture):
-        _m_step(estimator, *parameters)
-        return
-    weights, means, covariances = None, None, None
-    if parameters is not None:
-        weights, means, covariances = parameters
-        weights = weights / n_samples
-    if estimator.weights_init is not None:
-        weights = estimator.weights_init
-    estimator.weights_ = np.asarray(weights)
-    estimator.means_ = means if estimator.means_init is None else estimator.means_init
-    if estimator.precisions_init is None:
-        estimator.covariances_ = covariances
-        estimator.precisions_cholesky_ = _compute_precision_cholesky(
-            covariances, estimator.covariance_type
-        )
-    else:
-        xp, _ = get_namespace(estimator.precisions_init)
-        estimator.precisions_cholesky_ = _compute_precision_cholesky_from_precisions(
-            estimator.precisions_init, estimator.covariance_type, xp=xp
-        )
-
-
+# -- from statistics to the lower bound ------------------------------------------
 def _lower_bound(estimator, stats, n_samples, dtype):
     """The parent's ``_compute_lower_bound``, from the pooled statistics.
 
@@ -293,7 +253,12 @@ def _fit(estimator, X, persist):
                 parameters = _gaussian_parameters(
                     stats, estimator.reg_covar, covariance_type, dtype
                 )
-            _initialize(estimator, parameters, n_samples)
+            if bayesian:
+                set_updated_parameters(estimator, *parameters)
+            else:
+                set_initial_parameters(
+                    estimator, *(parameters or (None,) * 3), n_samples
+                )
 
         lower_bound = -np.inf if do_init else estimator.lower_bound_
         current_lower_bounds = []
@@ -307,7 +272,7 @@ def _fit(estimator, X, persist):
                 stats = blocks.statistics(
                     estimator, covariance_type, n_components, entropy=bayesian
                 )
-                _m_step(
+                set_updated_parameters(
                     estimator,
                     *_gaussian_parameters(
                         stats, estimator.reg_covar, covariance_type, dtype

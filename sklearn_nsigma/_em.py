@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 from scipy.special import digamma
+from sklearn.mixture import BayesianGaussianMixture
 
 from sklearn_nsigma._compat import (
     _compute_log_det_cholesky,
@@ -192,6 +193,55 @@ class _KernelEMMixin:
                 self.__dict__.pop(name, None)
 
 
+def set_initial_parameters(estimator, counts, means, covariances, n_samples, xp=None):
+    """``GaussianMixture._initialize`` from the M-step's ``(nk, xk, sk)``.
+
+    The user's ``weights_init``, ``means_init`` and ``precisions_init``
+    take precedence, as in scikit-learn; ``counts`` etc. may be None where
+    they do. Shared by the in-memory and the Dask fits.
+    """
+    if estimator.weights_init is None:
+        estimator.weights_ = np.asarray(counts / n_samples)
+    else:
+        estimator.weights_ = np.asarray(estimator.weights_init)
+    estimator.means_ = means if estimator.means_init is None else estimator.means_init
+    with _single_threaded_blas():
+        if estimator.precisions_init is None:
+            estimator.covariances_ = covariances
+            estimator.precisions_cholesky_ = _compute_precision_cholesky(
+                covariances, estimator.covariance_type
+            )
+        else:
+            if xp is None:
+                xp, _ = get_namespace(estimator.precisions_init)
+            estimator.precisions_cholesky_ = (
+                _compute_precision_cholesky_from_precisions(
+                    estimator.precisions_init, estimator.covariance_type, xp=xp
+                )
+            )
+
+
+def set_updated_parameters(estimator, counts, means, covariances) -> None:
+    """The M-step of either mixture from ``(nk, xk, sk)`` (small matrices).
+
+    ``BayesianGaussianMixture``'s posterior updates, or
+    ``GaussianMixture``'s parameters; shared by the in-memory and the Dask
+    fits.
+    """
+    with _single_threaded_blas():
+        if isinstance(estimator, BayesianGaussianMixture):
+            estimator._estimate_weights(counts)
+            estimator._estimate_means(counts, means)
+            estimator._estimate_precisions(counts, means, covariances)
+            return
+        estimator.weights_ = counts / counts.sum()
+        estimator.means_ = means
+        estimator.covariances_ = covariances
+        estimator.precisions_cholesky_ = _compute_precision_cholesky(
+            covariances, estimator.covariance_type
+        )
+
+
 class GaussianEMMixin(_KernelEMMixin):
     """The kernel EM steps of :class:`~sklearn.mixture.GaussianMixture`."""
 
@@ -205,34 +255,18 @@ class GaussianEMMixin(_KernelEMMixin):
         if not self._kernel_initialization(X, resp, xp):
             return super()._initialize(X, resp, xp=xp)
         stats = gaussian_statistics(X, resp, self.covariance_type, log=False)
-        weights, means, covariances = self._gaussian_parameters(X, resp.dtype, stats)
-        if self.weights_init is None:
-            weights /= X.shape[0]
-        self.weights_ = np.asarray(
-            weights if self.weights_init is None else self.weights_init
+        set_initial_parameters(
+            self,
+            *self._gaussian_parameters(X, resp.dtype, stats),
+            X.shape[0],
+            xp=get_namespace(X)[0],
         )
-        self.means_ = means if self.means_init is None else self.means_init
-        with _single_threaded_blas():
-            if self.precisions_init is None:
-                self.covariances_ = covariances
-                self.precisions_cholesky_ = _compute_precision_cholesky(
-                    covariances, self.covariance_type
-                )
-            else:
-                self.precisions_cholesky_ = _compute_precision_cholesky_from_precisions(
-                    self.precisions_init, self.covariance_type, xp=get_namespace(X)[0]
-                )
 
     def _update_parameters(self, X, log_resp, stats):
         # GaussianMixture._m_step, from the sums
-        self.weights_, self.means_, self.covariances_ = self._gaussian_parameters(
-            X, log_resp.dtype, stats
+        set_updated_parameters(
+            self, *self._gaussian_parameters(X, log_resp.dtype, stats)
         )
-        self.weights_ /= self.weights_.sum()
-        with _single_threaded_blas():
-            self.precisions_cholesky_ = _compute_precision_cholesky(
-                self.covariances_, self.covariance_type
-            )
 
 
 class BayesianEMMixin(_KernelEMMixin):
@@ -279,18 +313,13 @@ class BayesianEMMixin(_KernelEMMixin):
         if not self._kernel_initialization(X, resp, None):
             return super()._initialize(X, resp)
         stats = gaussian_statistics(X, resp, self.covariance_type, log=False)
-        self._update_posterior(*self._gaussian_parameters(X, resp.dtype, stats))
-
-    def _update_posterior(self, nk, xk, sk):
-        """The parent's updates from the sums (small matrices, one thread)."""
-        with _single_threaded_blas():
-            self._estimate_weights(nk)
-            self._estimate_means(nk, xk)
-            self._estimate_precisions(nk, xk, sk)
+        set_updated_parameters(self, *self._gaussian_parameters(X, resp.dtype, stats))
 
     def _update_parameters(self, X, log_resp, stats):
         # BayesianGaussianMixture._m_step, from the sums
-        self._update_posterior(*self._gaussian_parameters(X, log_resp.dtype, stats))
+        set_updated_parameters(
+            self, *self._gaussian_parameters(X, log_resp.dtype, stats)
+        )
         self._resp_entropy = (log_resp, stats["entropy"])
 
     def _compute_lower_bound(self, log_resp, log_prob_norm):
