@@ -20,9 +20,11 @@ from sklearn_nsigma._distance import MahalanobisKernel
 from sklearn_nsigma._geometry import precisions_cholesky_from_covariances
 
 MAX_ITERATIONS = 30
-# Level of the test that a component's samples are heavier-tailed than
-# Gaussian (see _heavier_tailed).
+# The test that a component's samples are heavier-tailed than Gaussian
+# (see _heavier_tailed): its level, and the shell just beyond the cutoff,
+# out to the 1 - (1 - quantile) / SHELL_RATIO quantile.
 TAIL_TEST_LEVEL = 1e-3
+SHELL_RATIO = 3.0
 
 
 def covariances_from_factors(factors: np.ndarray, covariance_type: str) -> np.ndarray:
@@ -369,7 +371,13 @@ def robust_parameters(
         inside = squared[np.arange(n_samples), owner] <= cutoff
         keep = np.where(inside | untrimmed[owner], owner, -1)
         if previous is not None:
-            untrimmed |= _heavier_tailed(keep, previous, refit & ~untrimmed, quantile)
+            untrimmed |= _heavier_tailed(
+                squared[np.arange(n_samples), owner],
+                owner,
+                refit & ~untrimmed,
+                quantile,
+                n_features,
+            )
             keep = np.where(inside | untrimmed[owner], owner, -1)
             if np.array_equal(keep, previous):
                 break
@@ -460,37 +468,42 @@ def _reweight(
     return covariances
 
 
-def _heavier_tailed(keep, previous, candidates, quantile):
-    """The candidate components whose own tail the last step cut.
+def _heavier_tailed(squared, owner, candidates, quantile, n_features):
+    """The candidate components whose samples are heavier-tailed than Gaussian.
 
-    The reweighting assumes a Gaussian component with a few gross outliers:
-    once these are out, re-estimating from the samples kept should leave
-    about ``1 - quantile`` of them beyond the cutoff (fewer, as they were
-    inside it under the previous estimate). When the number of samples a
-    component kept at the previous step (``previous``) and keeps no more
-    (``keep``, -1 for the left-out samples) exceeds the binomial upper
-    ``TAIL_TEST_LEVEL`` quantile of that count, its samples are
-    heavier-tailed than Gaussian: the consistency factor, which holds for
-    Gaussian data only, no longer makes up for the truncation, and every
-    step would cut more of the component's own tail (on the breast cancer
-    table, from 2 % of the rows flagged after the merges to 22 % at the
-    fixed point).
+    The reweighting assumes a Gaussian component with a few gross outliers,
+    which lie far beyond its cutoff (the ``quantile`` of the chi-square
+    law); a heavy tail starts right at it. A Gaussian puts ``(1 - quantile)
+    (1 - 1 / SHELL_RATIO)`` of its samples in the thin shell between its
+    ``quantile`` and its ``1 - (1 - quantile) / SHELL_RATIO`` quantile
+    (0.067 % for 0.999). When a component owns more samples there than the
+    binomial upper ``TAIL_TEST_LEVEL`` quantile of that count, its tail is
+    heavier than Gaussian: the consistency factor, which holds for Gaussian
+    data only, no longer makes up for the truncation, and every step would
+    cut more of the component's own tail (on the breast cancer table, from
+    2 % of the rows flagged after the merges to 22 % at the fixed point).
+
+    ``squared`` is each sample's squared distance to its component
+    ``owner``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> previous = np.repeat([0, 1], 1000)
-    >>> keep = previous.copy()
-    >>> keep[:2] = -1  # component 0 loses 2 of its 1000 kept samples
-    >>> keep[1000:1030] = -1  # component 1 loses 30
-    >>> _heavier_tailed(keep, previous, np.array([True, True]), 0.999)
+    >>> owner = np.repeat([0, 1], 1000)
+    >>> squared = np.ones(2000)
+    >>> squared[[0, 1000]] = 500.0  # one gross outlier each: not in the shell
+    >>> squared[1001:1021] = 14.5  # 20 samples just beyond 2-D's cutoff (13.8)
+    >>> _heavier_tailed(squared, owner, np.array([True, True]), 0.999, 2)
     array([False,  True])
     """
+    cutoff = chi2.ppf(quantile, n_features)
+    outer = chi2.ppf(1.0 - (1.0 - quantile) / SHELL_RATIO, n_features)
+    in_shell = (squared > cutoff) & (squared <= outer)
     n_components = candidates.shape[0]
-    was_kept = previous >= 0
-    kept = np.bincount(previous[was_kept], minlength=n_components)
-    lost = np.bincount(previous[was_kept & (keep < 0)], minlength=n_components)
-    return candidates & (lost > binom.isf(TAIL_TEST_LEVEL, kept, 1.0 - quantile))
+    owned = np.bincount(owner, minlength=n_components)
+    shell = np.bincount(owner[in_shell], minlength=n_components)
+    mass = (1.0 - quantile) * (1.0 - 1.0 / SHELL_RATIO)
+    return candidates & (shell > binom.isf(TAIL_TEST_LEVEL, owned, mass))
 
 
 def _owners(squared, weights, factors, covariance_type, n_features):
