@@ -47,6 +47,11 @@ from sklearn_nsigma._validation import POSITIVE_FINITE, StrictInterval, validate
 # Components of the default BayesianGaussianMixture: an upper bound (the
 # Dirichlet process prior leaves the ones the data does not need empty).
 DEFAULT_N_COMPONENTS = 10
+# The default mixture's convergence tolerance, per training sample: scikit-
+# learn's Bayesian lower bound is a sum over the samples (GaussianMixture's
+# is a mean), so its own tol=1e-3 is hardly ever met on large data, and the
+# fit ran its 100 iterations and warned that it did not converge.
+DEFAULT_TOL_PER_SAMPLE = 1e-3
 
 
 class NSigmaOutlierDetector(
@@ -85,9 +90,12 @@ class NSigmaOutlierDetector(
         ``precisions_cholesky_`` (or ``covariances_``) once fitted, and may
         expose ``weights_``; anything else raises a TypeError in
         :meth:`fit`. If None, a
-        ``NSigmaBayesianGaussianMixture(n_components=10, random_state=random_state)``:
-        its Dirichlet process prior adapts the number of components to the
-        data (up to 10), and the unused ones are left out by ``min_weight``.
+        ``NSigmaBayesianGaussianMixture(n_components=10, tol=1e-3 * n_samples,
+        random_state=random_state)``: its Dirichlet process prior adapts the
+        number of components to the data (up to 10), and the unused ones are
+        left out by ``min_weight``. scikit-learn's Bayesian lower bound is a
+        sum over the samples, so the tolerance is ``1e-3`` per sample, as
+        for ``GaussianMixture``'s mean log-likelihood.
 
     n_sigma : float, default=3.0
         The threshold, positive and finite, in the unit ``calibration``
@@ -382,10 +390,12 @@ class NSigmaOutlierDetector(
         self.memory = memory
         self.random_state = random_state
 
-    def _resolve_estimator(self):
+    def _resolve_estimator(self, n_samples: int):
         if self.estimator is None:
             return NSigmaBayesianGaussianMixture(
-                n_components=DEFAULT_N_COMPONENTS, random_state=self.random_state
+                n_components=DEFAULT_N_COMPONENTS,
+                tol=DEFAULT_TOL_PER_SAMPLE * n_samples,
+                random_state=self.random_state,
             )
         return self.estimator
 
@@ -416,7 +426,7 @@ class NSigmaOutlierDetector(
     def _fit(self, X, y) -> None:
         X = validate_training_data(self, X)
         n_samples, n_features = X.shape
-        mixture = fit_mixture(self._resolve_estimator(), X, y, self.memory)
+        mixture = fit_mixture(self._resolve_estimator(n_samples), X, y, self.memory)
         fitted = FittedMixture.from_estimator(mixture, n_features)
         # Building the kernel checks that every factor is finite and invertible.
         fitted.kernel(np.float64)
