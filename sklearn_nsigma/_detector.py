@@ -211,7 +211,9 @@ class NSigmaOutlierDetector(
     eligible_components_ : ndarray of bool of shape (n_components,)
         Whether each component's ellipsoid can make samples inliers: its
         weight is at least ``min_weight_`` (or it is the heaviest), and
-        ``robust`` neither merged it nor left it out as background noise.
+        ``robust`` neither merged it, nor left it out as background noise,
+        nor left it with fewer than ``min_weight_`` of the samples once its
+        outliers were trimmed.
 
     n_robust_iter_ : int
         Number of reweighting steps of ``robust`` (only set with it).

@@ -319,7 +319,10 @@ def robust_parameters(
         (``nan`` for the components kept as they were).
 
     eligible : ndarray of bool of shape (n_components,)
-        The components re-estimated, which alone make samples inliers.
+        The components re-estimated, which alone make samples inliers: of
+        weight at least ``min_weight`` after the merges, not background,
+        and estimated from at least ``min_weight`` of the samples (the
+        heaviest always is).
 
     n_iter : int
         Number of reweighting steps until the kept samples stopped changing.
@@ -394,6 +397,13 @@ def robust_parameters(
             n_used,
         )
         factors = precisions_cholesky_from_covariances(covariances, covariance_type)
+    # Eligible components keep at least min_weight of the samples once
+    # re-estimated: pieces of scattered noise that pass min_weight only
+    # together, merged, lose most of their samples to the trimming, and
+    # their vague predictive law would vouch for the noise.
+    light = refit & (np.nan_to_num(n_used, nan=np.inf) < min_weight * n_samples)
+    if (refit & ~light).any():
+        refit &= ~light
     return means, factors, n_used, refit, n_iter
 
 

@@ -120,8 +120,12 @@ def _why_not_used(weight: float, detector) -> str:
     """Why a component's ellipsoid makes no sample an inlier."""
     if weight < detector.min_weight_:
         return f"weight below min_weight {detector.min_weight_:.3g}"
-    # robust re-estimation: merged, or no denser than uniform noise
-    return "merged into another component or left out as background noise"
+    # robust re-estimation: merged, no denser than uniform noise, or too
+    # few samples left once trimmed
+    return (
+        "merged into another component, left out as background noise, or left "
+        "with too few samples once its outliers were trimmed"
+    )
 
 
 DEMO_NEXT = (
