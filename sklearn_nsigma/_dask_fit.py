@@ -44,6 +44,14 @@ PERSIST_CONFIG_KEY = "sklearn_nsigma.fit.persist"
 
 
 # -- from statistics to the lower bound ------------------------------------------
+def _initialize(estimator, parameters, n_samples) -> None:
+    """The parent's ``_initialize`` from the pooled ``(nk, xk, sk)``, or None."""
+    if isinstance(estimator, BayesianGaussianMixture):
+        set_updated_parameters(estimator, *parameters)
+    else:
+        set_initial_parameters(estimator, *(parameters or (None,) * 3), n_samples)
+
+
 def _lower_bound(estimator, stats, n_samples, dtype):
     """The parent's ``_compute_lower_bound``, from the pooled statistics.
 
@@ -253,12 +261,7 @@ def _fit(estimator, X, persist):
                 parameters = _gaussian_parameters(
                     stats, estimator.reg_covar, covariance_type, dtype
                 )
-            if bayesian:
-                set_updated_parameters(estimator, *parameters)
-            else:
-                set_initial_parameters(
-                    estimator, *(parameters or (None,) * 3), n_samples
-                )
+            _initialize(estimator, parameters, n_samples)
 
         lower_bound = -np.inf if do_init else estimator.lower_bound_
         current_lower_bounds = []

@@ -25,12 +25,12 @@ from sklearn_nsigma._dask import is_dask_array, map_row_blocks, row_wise
 from sklearn_nsigma._distance import kernel_dtype
 from sklearn_nsigma._fitted import FittedMixture, resolve_min_weight
 from sklearn_nsigma._fitting import (
+    default_mixture,
     fit_mixture,
     robust_view,
     unchanged_on_error,
     validate_training_data,
 )
-from sklearn_nsigma._mixture import NSigmaBayesianGaussianMixture
 from sklearn_nsigma._robust import resolve_robust
 from sklearn_nsigma._threshold import (
     CALIBRATIONS,
@@ -43,15 +43,6 @@ from sklearn_nsigma._threshold import (
     threshold_radii,
 )
 from sklearn_nsigma._validation import POSITIVE_FINITE, StrictInterval, validate_rows
-
-# Components of the default BayesianGaussianMixture: an upper bound (the
-# Dirichlet process prior leaves the ones the data does not need empty).
-DEFAULT_N_COMPONENTS = 10
-# The default mixture's convergence tolerance, per training sample: scikit-
-# learn's Bayesian lower bound is a sum over the samples (GaussianMixture's
-# is a mean), so its own tol=1e-3 is hardly ever met on large data, and the
-# fit ran its 100 iterations and warned that it did not converge.
-DEFAULT_TOL_PER_SAMPLE = 1e-3
 
 
 class NSigmaOutlierDetector(
@@ -394,11 +385,7 @@ class NSigmaOutlierDetector(
 
     def _resolve_estimator(self, n_samples: int):
         if self.estimator is None:
-            return NSigmaBayesianGaussianMixture(
-                n_components=DEFAULT_N_COMPONENTS,
-                tol=DEFAULT_TOL_PER_SAMPLE * n_samples,
-                random_state=self.random_state,
-            )
+            return default_mixture(n_samples, self.random_state)
         return self.estimator
 
     @_fit_context(prefer_skip_nested_validation=False)

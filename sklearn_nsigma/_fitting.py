@@ -12,7 +12,32 @@ from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace, move_to
 from sklearn_nsigma._dask import is_dask_array
 from sklearn_nsigma._dask_fit import fit_dask, validate_dask_data
 from sklearn_nsigma._fitted import FittedMixture, unfreeze
+from sklearn_nsigma._mixture import NSigmaBayesianGaussianMixture
 from sklearn_nsigma._robust import robust_parameters
+
+# Components of the default BayesianGaussianMixture: an upper bound (the
+# Dirichlet process prior leaves the ones the data does not need empty).
+DEFAULT_N_COMPONENTS = 10
+# The default mixture's convergence tolerance, per training sample: scikit-
+# learn's Bayesian lower bound is a sum over the samples (GaussianMixture's
+# is a mean), so its own tol=1e-3 is hardly ever met on large data, and the
+# fit ran its 100 iterations and warned that it did not converge.
+DEFAULT_TOL_PER_SAMPLE = 1e-3
+
+
+def default_mixture(n_samples: int, random_state) -> NSigmaBayesianGaussianMixture:
+    """The detector's mixture when none is given, for ``n_samples`` samples.
+
+    Examples
+    --------
+    >>> default_mixture(3000, random_state=0)
+    NSigmaBayesianGaussianMixture(n_components=10, random_state=0, tol=3.0)
+    """
+    return NSigmaBayesianGaussianMixture(
+        n_components=DEFAULT_N_COMPONENTS,
+        tol=DEFAULT_TOL_PER_SAMPLE * n_samples,
+        random_state=random_state,
+    )
 
 
 def validate_training_data(estimator, X):
