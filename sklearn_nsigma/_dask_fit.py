@@ -43,7 +43,7 @@ from sklearn_nsigma._em import set_initial_parameters, set_updated_parameters
 PERSIST_CONFIG_KEY = "sklearn_nsigma.fit.persist"
 
 
-# -- from statistics to the lower bound ------------------------------------------
+# -- from statistics to parameters and the lower bound ----------------------------
 def _initialize(estimator, parameters, n_samples) -> None:
     """The parent's ``_initialize`` from the pooled ``(nk, xk, sk)``, or None."""
     if isinstance(estimator, BayesianGaussianMixture):

@@ -371,19 +371,13 @@ def robust_parameters(
             X
         )
         owner = _owners(squared, weights, factors, covariance_type, n_features)
-        inside = squared[np.arange(n_samples), owner] <= cutoff
-        keep = np.where(inside | untrimmed[owner], owner, -1)
+        owned = squared[np.arange(n_samples), owner]
         if previous is not None:
-            untrimmed |= _heavier_tailed(
-                squared[np.arange(n_samples), owner],
-                owner,
-                refit & ~untrimmed,
-                quantile,
-                n_features,
-            )
-            keep = np.where(inside | untrimmed[owner], owner, -1)
-            if np.array_equal(keep, previous):
-                break
+            candidates = refit & ~untrimmed
+            untrimmed |= _heavier_tailed(owned, owner, candidates, quantile, n_features)
+        keep = np.where((owned <= cutoff) | untrimmed[owner], owner, -1)
+        if previous is not None and np.array_equal(keep, previous):
+            break
         previous = keep
         covariances = _reweight(
             X,
