@@ -119,8 +119,10 @@ def log_chi2_sf(x, df):
     x = x.ravel()
     with np.errstate(divide="ignore"):
         direct = special.chdtrc(df, x)
-        # near the centre, log1p of the lower tail keeps the tiny log values
-        out = np.where(direct > 0.5, np.log1p(-special.chdtr(df, x)), np.log(direct))
+        out = np.log(direct)
+    # near the centre, log1p of the lower tail keeps the tiny log values
+    central = direct > 0.5
+    out[central] = np.log1p(-special.chdtr(df, x[central]))
     far = direct < _DIRECT_FLOOR
     if far.any():
         out[far] = _log_gammaincc_cf(df / 2.0, x[far] / 2.0)
@@ -159,9 +161,11 @@ def log_f_sf(x, dfn, dfd):
     x, dfn, dfd = x.ravel(), dfn.ravel(), dfd.ravel()
     with np.errstate(divide="ignore"):
         direct = special.fdtrc(dfn, dfd, x)
-        out = np.where(
-            direct > 0.5, np.log1p(-special.fdtr(dfn, dfd, x)), np.log(direct)
-        )
+        out = np.log(direct)
+    central = direct > 0.5
+    out[central] = np.log1p(
+        -special.fdtr(dfn[central], dfd[central], x[central])
+    )
     far = direct < _DIRECT_FLOOR
     if far.any():
         a, b = dfd[far] / 2.0, dfn[far] / 2.0
