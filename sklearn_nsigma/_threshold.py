@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.mixture import BayesianGaussianMixture
 
 from sklearn_nsigma._calibration import (
+    approximate_squared_radii,
     coverage_to_equivalent_sigma,
     hotelling_form,
     log_tail,
@@ -26,6 +27,11 @@ DEFAULT_N_SIGMA = 3.0
 CALIBRATIONS = ("none", "chi2", "predictive")
 # Rows of X scored at once by the predictive calibration.
 _SCORE_ROWS = 65536
+# Sigma levels that bracket each sample's score under every component, so
+# that only the components that may hold its largest tail probability are
+# evaluated exactly; from this many rows on (below, every one is).
+_BRACKET_SIGMAS = np.r_[np.arange(0.0, 20.0, 0.125), np.arange(20.0, 36.0, 0.5)]
+_MIN_BRACKETED_ROWS = 64
 
 
 def check_one_threshold(estimator) -> None:
@@ -140,15 +146,57 @@ def calibrated_sigmas(kernel, X, calibration, scales, dfds) -> np.ndarray:
         if calibration == "none":
             return np.sqrt(squared, out=squared)
         return log_tail_to_sigma(log_tail(squared, n_features, 1.0, np.inf))
+    radii = None
+    if kernel.n_components > 1 and X.shape[0] >= _MIN_BRACKETED_ROWS:
+        radii = [
+            approximate_squared_radii(_BRACKET_SIGMAS, n_features, scale, dfd)
+            for scale, dfd in zip(scales, dfds, strict=True)
+        ]
     parts = []
     for start in range(0, X.shape[0], _SCORE_ROWS):
         squared = kernel.squared(X[start : start + _SCORE_ROWS])
-        log_p = np.max(
-            [
-                log_tail(squared[:, k], n_features, scales[k], dfds[k])
-                for k in range(kernel.n_components)
-            ],
-            axis=0,
-        )
+        log_p = _largest_log_tail(squared, n_features, scales, dfds, radii)
         parts.append(log_tail_to_sigma(log_p))
     return np.concatenate(parts)
+
+
+def _largest_log_tail(squared, n_features, scales, dfds, radii=None) -> np.ndarray:
+    """``max_k log_tail(squared[:, k])``, each tail evaluated only where needed.
+
+    ``radii[k]`` are component k's squared radii at ``_BRACKET_SIGMAS``
+    (or None: every tail is evaluated). They bracket each sample's sigmas
+    under every component, give or take one level for rounding; a
+    component's exact tail is computed only for the samples whose lower
+    bound under it is at most their smallest upper bound, a set that holds
+    the component of the largest tail probability.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> squared = np.array([[1.0, 50.0], [60.0, 2.0], [1e6, 1e5]])
+    >>> scales, dfds = [1.0, 0.8], [np.inf, 30.0]
+    >>> radii = [approximate_squared_radii(_BRACKET_SIGMAS, 3, s, d)
+    ...          for s, d in zip(scales, dfds)]
+    >>> pruned = _largest_log_tail(squared, 3, scales, dfds, radii)
+    >>> bool(np.array_equal(pruned, _largest_log_tail(squared, 3, scales, dfds)))
+    True
+    """
+    n_rows, n_components = squared.shape
+    candidates = np.ones(squared.shape, dtype=bool)
+    if radii is not None:
+        levels = np.append(_BRACKET_SIGMAS, np.inf)
+        last = len(levels) - 1
+        lower, upper = np.empty(squared.shape), np.empty(squared.shape)
+        for k in range(n_components):
+            # radii[k][i - 1] <= squared < radii[k][i], up to rounding
+            i = np.searchsorted(radii[k], squared[:, k], side="right")
+            lower[:, k] = levels[np.maximum(i - 2, 0)]
+            upper[:, k] = levels[np.minimum(i + 1, last)]
+        candidates = lower <= upper.min(axis=1, keepdims=True)
+    log_p = np.full(n_rows, -np.inf)
+    for k in range(n_components):
+        rows = np.flatnonzero(candidates[:, k])
+        if rows.size:
+            tail = log_tail(squared[rows, k], n_features, scales[k], dfds[k])
+            log_p[rows] = np.maximum(log_p[rows], tail)
+    return log_p

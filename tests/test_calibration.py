@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy import stats
 from scipy.special import gammaln
@@ -12,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_nsigma import NSigmaOutlierDetector
 from sklearn_nsigma._calibration import (
+    approximate_squared_radii,
     hotelling_form,
     log_chi2_sf,
     log_f_sf,
@@ -21,6 +24,7 @@ from sklearn_nsigma._calibration import (
     squared_radius,
 )
 from sklearn_nsigma._robust import background_components, merge_components
+from sklearn_nsigma._threshold import _BRACKET_SIGMAS, _largest_log_tail
 
 
 @pytest.mark.parametrize("df", [1, 3, 10, 50])
@@ -55,6 +59,53 @@ def test_sigmas_are_monotone_and_invert_the_radius(dfd):
     for n_sigma in [1.0, 3.0, 10.0, 60.0]:
         radius = squared_radius(n_sigma, 5, 0.9, dfd)
         assert_allclose(log_tail_to_sigma(log_tail(radius, 5, 0.9, dfd)), n_sigma)
+
+
+@pytest.mark.parametrize("n_features", [1, 5, 64])
+@pytest.mark.parametrize("dfd", [np.inf, 1.0, 6.5, 300.0])
+def test_approximate_squared_radii_match_the_exact_ones(n_features, dfd):
+    """Check the vectorised radii against squared_radius, and inf beyond."""
+    n_sigmas = np.array([0.25, 1.0, 3.0, 7.5, 15.0])
+    approximate = approximate_squared_radii(n_sigmas, n_features, 0.7, dfd)
+    exact = [squared_radius(z, n_features, 0.7, dfd) for z in n_sigmas]
+    assert_allclose(approximate, exact, rtol=1e-9)
+    assert approximate_squared_radii([0.0], n_features, 0.7, dfd)[0] == 0.0
+    assert np.isinf(approximate_squared_radii([40.0], n_features, 0.7, dfd)[0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_features=st.sampled_from([1, 2, 10, 50]),
+    n_components=st.integers(2, 8),
+)
+def test_largest_log_tail_skips_only_tails_that_cannot_be_largest(
+    seed, n_features, n_components
+):
+    """Check the bracketed maximum equals the maximum over every component.
+
+    Components of very different laws (chi-square, heavy and light F) and
+    samples from the centre to far beyond the bracketing levels, including
+    near-ties between components.
+    """
+    rng = np.random.RandomState(seed)
+    scales = rng.uniform(0.3, 1.5, n_components)
+    dfds = rng.choice([np.inf, 1.0, 3.0, 40.0, 1e4], n_components)
+    squared = n_features * np.exp(rng.uniform(-8, 12, (500, n_components)))
+    squared[:50, 1] = squared[:50, 0] * scales[0] / scales[1]  # ties under chi2
+    radii = [
+        approximate_squared_radii(_BRACKET_SIGMAS, n_features, scale, dfd)
+        for scale, dfd in zip(scales, dfds, strict=True)
+    ]
+    pruned = _largest_log_tail(squared, n_features, scales, dfds, radii)
+    every = np.max(
+        [
+            log_tail(squared[:, k], n_features, scales[k], dfds[k])
+            for k in range(n_components)
+        ],
+        axis=0,
+    )
+    assert_allclose(pruned, every, rtol=1e-12)
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "spherical", "diag"])

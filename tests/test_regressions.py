@@ -231,3 +231,32 @@ def test_filter_bool_threshold_names_the_parameter(parameter):
         sampler.fit(X)
     with pytest.raises((TypeError, ValueError), match=match):
         sampler.fit_resample(X, np.ones(50))
+
+
+# -- calibrated thresholds ------------------------------------------------------
+def test_far_threshold_under_a_heavy_tailed_law_fits():
+    """Check 60 sigmas under a component of 15 samples in 13-D fit.
+
+    Its predictive law is F(13, 2): the squared radius of 60 sigmas (about
+    1e780) is beyond every double, and the fit once stopped with "The
+    function value at x=710.0 is NaN" from the root finder (so did
+    ``n_sigma=30`` on the standardised wine table). The radius is now inf:
+    that component holds every sample.
+    """
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.mixture import GaussianMixture
+
+    from sklearn_nsigma import NSigmaOutlierDetector
+
+    rng = np.random.RandomState(0)
+    X = np.concatenate([rng.normal(size=(300, 13)), rng.normal(size=(15, 13)) + 50])
+    mixture = GaussianMixture(2, random_state=0).fit(X)
+    X_far = np.concatenate([X, np.full((3, 13), 1e40)])
+    detector = NSigmaOutlierDetector(
+        FrozenEstimator(mixture), n_sigma=60.0, min_weight=0.0, robust=None
+    ).fit(X_far)
+    small = np.argmin(mixture.weights_)
+    assert np.isinf(detector.radii_[small])
+    assert np.isfinite(np.delete(detector.radii_, small)).all()
+    assert (detector.predict(X_far) == 1).all()
+    assert (detector.decision_function(X_far) >= 0).all()
