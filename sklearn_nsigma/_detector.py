@@ -25,7 +25,6 @@ from sklearn_nsigma._dask import is_dask_array, map_row_blocks, row_wise
 from sklearn_nsigma._distance import kernel_dtype
 from sklearn_nsigma._fitted import FittedMixture, resolve_min_weight
 from sklearn_nsigma._fitting import (
-    default_mixture,
     fit_mixture,
     robust_view,
     unchanged_on_error,
@@ -82,11 +81,12 @@ class NSigmaOutlierDetector(
         expose ``weights_``; anything else raises a TypeError in
         :meth:`fit`. If None, a
         ``NSigmaBayesianGaussianMixture(n_components=10, tol=1e-3 * n_samples,
-        random_state=random_state)``: its Dirichlet process prior adapts the
-        number of components to the data (up to 10), and the unused ones are
-        left out by ``min_weight``. scikit-learn's Bayesian lower bound is a
-        sum over the samples, so the tolerance is ``1e-3`` per sample, as
-        for ``GaussianMixture``'s mean log-likelihood.
+        random_state=random_state)`` fitted on the standardised features and
+        reported in the data's units (its ``reg_covar`` is relative to each
+        feature's variance: the default does not depend on units). Its
+        Dirichlet process prior adapts the number of components (up to 10);
+        the unused ones are left out by ``min_weight``. The tolerance is
+        ``1e-3`` per sample: scikit-learn's Bayesian lower bound is a sum.
 
     n_sigma : float, default=3.0
         The threshold, positive and finite, in the unit ``calibration``
@@ -156,9 +156,10 @@ class NSigmaOutlierDetector(
         every eligible one re-estimated from the samples it explains best
         inside its ``chi2.ppf(robust, n_features)`` ellipsoid, iterated to a
         fixed point (see Notes): outliers in the training data no longer
-        inflate the ellipsoids they are measured against. The mixture is
-        not modified (a ``FrozenEstimator`` works too). None uses the
-        mixture's parameters as they are.
+        inflate the ellipsoids they are measured against; the mixture's
+        ``reg_covar`` times each feature's variance regularises them. The
+        mixture is not modified (a ``FrozenEstimator`` works too). None uses
+        the mixture's parameters as they are.
 
     memory : str or object with the joblib.Memory interface, default=None
         Cache of the fitted mixture, as in :class:`~sklearn.pipeline.Pipeline`.
@@ -383,11 +384,6 @@ class NSigmaOutlierDetector(
         self.memory = memory
         self.random_state = random_state
 
-    def _resolve_estimator(self, n_samples: int):
-        if self.estimator is None:
-            return default_mixture(n_samples, self.random_state)
-        return self.estimator
-
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: ArrayLike, y: object = None) -> "NSigmaOutlierDetector":
         """Fit the mixture (unless frozen) and set the threshold.
@@ -415,7 +411,7 @@ class NSigmaOutlierDetector(
     def _fit(self, X, y) -> None:
         X = validate_training_data(self, X)
         n_samples, n_features = X.shape
-        mixture = fit_mixture(self._resolve_estimator(n_samples), X, y, self.memory)
+        mixture = fit_mixture(self.estimator, X, y, self.memory, self.random_state)
         fitted = FittedMixture.from_estimator(mixture, n_features)
         # Building the kernel checks that every factor is finite and invertible.
         fitted.kernel(np.float64)

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn import config_context
 from sklearn.base import clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_memory, validate_data
 
 from sklearn_nsigma._compat import _is_numpy_namespace, get_namespace, move_to
@@ -23,6 +24,8 @@ DEFAULT_N_COMPONENTS = 10
 # is a mean), so its own tol=1e-3 is hardly ever met on large data, and the
 # fit ran its 100 iterations and warned that it did not converge.
 DEFAULT_TOL_PER_SAMPLE = 1e-3
+# Rows per pass of feature_standardization (float64 temporaries of this many rows).
+_STANDARDIZATION_ROWS = 65536
 
 
 def default_mixture(n_samples: int, random_state) -> NSigmaBayesianGaussianMixture:
@@ -64,12 +67,116 @@ def fit_estimator(estimator, X, y):
         return estimator.fit(X, y)
 
 
-def fit_mixture(estimator, X, y, memory):
-    """A frozen ``estimator`` as it is, else a fitted clone (cached by ``memory``)."""
+def fit_mixture(estimator, X, y, memory, random_state=None):
+    """A frozen ``estimator`` as it is, else a fitted clone (cached by ``memory``).
+
+    With ``estimator=None``, the :func:`default_mixture`, fitted on the
+    features shifted and scaled to mean 0 and variance 1
+    (:func:`feature_standardization`), its parameters then expressed in
+    X's units (:func:`unstandardize_mixture`): its regularisation
+    (``reg_covar``) is relative to each feature's variance, and the fit
+    does not depend on the units of the features.
+    """
     if isinstance(estimator, FrozenEstimator):
         return fit_estimator(estimator, X, y)
     cached_fit = check_memory(memory).cache(fit_estimator)
-    return cached_fit(clone(estimator), X, y)
+    if estimator is not None:
+        return cached_fit(clone(estimator), X, y)
+    estimator = default_mixture(X.shape[0], random_state)
+    shift, scale = feature_standardization(X)
+    standardized = X - shift.astype(X.dtype)
+    standardized /= scale.astype(X.dtype)
+    return unstandardize_mixture(
+        cached_fit(clone(estimator), standardized, y), shift, scale
+    )
+
+
+def feature_standardization(X) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature ``(shift, scale)``: the mean and standard deviation of X.
+
+    Computed in float64 on X divided by each feature's largest magnitude,
+    so that features near the largest double do not overflow; the scale of
+    a constant feature is 1. A Dask array's are computed where it lives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> shift, scale = feature_standardization(np.array([[1e-9, 5.0], [3e-9, 5.0]]))
+    >>> shift, scale
+    (array([2.e-09, 5.e+00]), array([1.e-09, 1.e+00]))
+    """
+    if is_dask_array(X):
+        import dask
+
+        peak = np.asarray(abs(X).max(axis=0).compute(), dtype=np.float64)
+        peak[peak == 0] = 1.0
+        unit = X.astype(np.float64) / peak
+        mean, std = dask.compute(unit.mean(axis=0), unit.std(axis=0))
+    else:
+        peak = np.maximum(X.max(axis=0), -X.min(axis=0)).astype(np.float64)
+        peak[peak == 0] = 1.0
+        n_samples = X.shape[0]
+        batches = list(gen_batches(n_samples, _STANDARDIZATION_ROWS))
+        mean = sum(np.sum(X[batch] / peak, axis=0) for batch in batches) / n_samples
+        squares = np.zeros_like(mean)
+        for batch in batches:
+            centred = X[batch] / peak - mean
+            squares += np.einsum("ij,ij->j", centred, centred)
+        std = np.sqrt(squares / n_samples)
+    shift = np.asarray(mean) * peak
+    scale = np.asarray(std) * peak
+    scale[~(scale > 0)] = 1.0
+    return shift, scale
+
+
+def unstandardize_mixture(mixture, shift: np.ndarray, scale: np.ndarray):
+    """Express, in place, a mixture fitted on ``(X - shift) / scale`` in X's units.
+
+    A Gaussian component N(m, S) of the standardised features is
+    N(shift + D m, D S D) of X, ``D = diag(scale)``; the precision Cholesky
+    factors become ``D^-1 L``. A Bayesian mixture's priors on the means and
+    covariances move with them (its ``lower_bound_`` stays the one of the
+    fit). 'spherical' components are not spherical in X's units, and are
+    refused.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.mixture import GaussianMixture
+    >>> X = np.random.RandomState(0).normal(size=(200, 2)) * [1e-6, 1e6]
+    >>> shift, scale = feature_standardization(X)
+    >>> fitted = GaussianMixture(random_state=0).fit((X - shift) / scale)
+    >>> mixture = unstandardize_mixture(fitted, shift, scale)
+    >>> np.allclose(mixture.covariances_[0], np.cov(X.T, bias=True), rtol=1e-5)
+    True
+    """
+    covariance_type = mixture.covariance_type
+    if covariance_type == "spherical":
+        raise ValueError(
+            "A spherical mixture fitted on standardised features cannot be "
+            "expressed in the data's units."
+        )
+    if covariance_type in ("full", "tied"):
+        variance = np.outer(scale, scale)
+        factor = scale[:, np.newaxis]
+    else:
+        variance, factor = np.square(scale), scale
+
+    def rescaled(array, multiplier):
+        return (np.asarray(array) * multiplier).astype(np.asarray(array).dtype)
+
+    mixture.means_ = rescaled(mixture.means_, scale) + shift.astype(
+        mixture.means_.dtype
+    )
+    mixture.covariances_ = rescaled(mixture.covariances_, variance)
+    mixture.precisions_ = rescaled(mixture.precisions_, 1.0 / variance)
+    mixture.precisions_cholesky_ = rescaled(mixture.precisions_cholesky_, 1.0 / factor)
+    if hasattr(mixture, "mean_prior_"):
+        mixture.mean_prior_ = rescaled(mixture.mean_prior_, scale) + shift
+        mixture.covariance_prior_ = rescaled(mixture.covariance_prior_, variance)
+    if hasattr(mixture, "ellipsoid_params_"):
+        mixture.ellipsoid_params_ = mixture._compute_ellipsoid_params()
+    return mixture
 
 
 @contextmanager
@@ -101,6 +208,9 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
             "array is not supported with it: use robust=None or pass a NumPy "
             "array."
         )
+    # the mixture's reg_covar relative to each feature's variance, so that
+    # the re-estimation does not depend on the units of the features
+    reg_covar = float(getattr(unfreeze(mixture), "reg_covar", 1e-6))
     means, factors, n_used, eligible, n_iter = robust_parameters(
         np.asarray(X, dtype=np.float64),
         fitted.means,
@@ -109,7 +219,7 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
         fitted.weights,
         min_weight,
         float(robust),
-        float(getattr(unfreeze(mixture), "reg_covar", 1e-6)),
+        reg_covar * np.square(feature_standardization(X)[1]),
     )
     robust_fitted = fitted.with_parameters(means, factors)
     # Building the kernel checks that every factor is finite and invertible.

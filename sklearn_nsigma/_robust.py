@@ -119,7 +119,7 @@ def merge_components(X, owner, candidates, reg_covar=1e-6):
     candidates : ndarray of int
         The components that may be merged (the others are left alone).
 
-    reg_covar : float, default=1e-6
+    reg_covar : float or ndarray of shape (n_features,), default=1e-6
         Added to the diagonal of the pooled covariance.
 
     Returns
@@ -181,7 +181,7 @@ def _log_det_unbiased(centred, covariance_type, reg_covar):
     if covariance_type == "full":
         if n <= d + 1:
             return None
-        covariance = centred.T @ centred / n + reg_covar * np.eye(d)
+        covariance = centred.T @ centred / n + np.diag(np.broadcast_to(reg_covar, d))
         sign, log_det = np.linalg.slogdet(covariance)
         if sign <= 0:
             return None
@@ -226,7 +226,7 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
     covariance_type : {'full', 'diag', 'spherical'}
         The covariance each Gaussian is fitted with.
 
-    reg_covar : float, default=1e-6
+    reg_covar : float or ndarray of shape (n_features,), default=1e-6
         Added to the diagonal of the covariances.
 
     Returns
@@ -248,7 +248,9 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
     # density is defined there, and the feature tells background from
     # cluster no better than it tells anything else. The test is made on
     # the other features.
-    X = X[:, np.ptp(X, axis=0) > 0]
+    varying = np.ptp(X, axis=0) > 0
+    X = X[:, varying]
+    reg_covar = np.broadcast_to(reg_covar, varying.shape)[varying]
     n_features = X.shape[1]
     if n_features == 0:
         return np.zeros(0, dtype=int)
@@ -256,6 +258,8 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
     background = []
     for k in candidates:
         rows = X[owner == k]
+        if rows.shape[0] < 2:  # a component that owns no sample is no background
+            continue
         log_det = _log_det_unbiased(
             rows - rows.mean(axis=0), covariance_type, reg_covar
         )
@@ -275,7 +279,7 @@ def robust_parameters(
     weights: np.ndarray,
     min_weight: float,
     quantile: float,
-    reg_covar: float = 1e-6,
+    reg_covar: float | np.ndarray = 1e-6,
 ):
     """Re-estimate the eligible components from their core samples.
 
@@ -306,7 +310,7 @@ def robust_parameters(
     quantile : float
         Chi-square quantile, in (0, 1), of the samples a component keeps.
 
-    reg_covar : float, default=1e-6
+    reg_covar : float or ndarray of shape (n_features,), default=1e-6
         Added to the diagonal of the re-estimated covariances.
 
     Returns
@@ -434,11 +438,11 @@ def _set_covariance(covariances, k, scatter, reg_covar):
     (1-D) layout.
     """
     if covariances.ndim == 3:
-        covariances[k] = scatter + reg_covar * np.eye(scatter.shape[0])
+        covariances[k] = scatter + np.diag(np.broadcast_to(reg_covar, len(scatter)))
     elif covariances.ndim == 2:
         covariances[k] = np.diag(scatter) + reg_covar
     else:
-        covariances[k] = np.mean(np.diag(scatter)) + reg_covar
+        covariances[k] = np.mean(np.diag(scatter) + reg_covar)
 
 
 def _reweight(
@@ -468,7 +472,7 @@ def _reweight(
         else:
             _set_covariance(covariances, k, scatter, reg_covar)
     if covariance_type == "tied" and pooled_count > 0:
-        return pooled / pooled_count + reg_covar * np.eye(n_features)
+        return pooled / pooled_count + np.diag(np.broadcast_to(reg_covar, n_features))
     return covariances
 
 

@@ -277,9 +277,11 @@ def test_min_weight_auto_ignores_components_fitted_to_noise():
         flagged = detector.fit(X).predict(X_test) == -1
         recall[min_weight] = flagged[y_test == -1].mean()
         assert flagged[y_test == 1].mean() < 0.01
-    # With every component, the broad ones cover the noise: nothing flagged.
+    # With every component, the broad ones cover the noise: nothing flagged;
+    # the more of them are left out, the more of the noise is found.
     assert recall[0.0] == 0.0
-    assert recall["auto"] > recall[0.01] + 0.3 > recall[0.0] + 0.3
+    assert recall["auto"] > 0.5
+    assert recall["auto"] >= recall[0.01] >= recall[0.0]
 
 
 def test_default_estimator_finds_the_clusters():
@@ -663,3 +665,74 @@ def test_default_mixture_converges_on_large_data():
     assert mixture.converged_ and mixture.n_iter_ < 20
     assert detector.eligible_components_.sum() == 3
     assert (detector.predict(X) == -1).mean() < 0.005
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [1e-7, 1e6, [1e-6, 1.0, 1e5]],
+    ids=["micro-units", "mega-units", "mixed-units"],
+)
+def test_default_detector_does_not_depend_on_units(scale):
+    """Check the default answers the same in any units of the features.
+
+    Its mixture is fitted on the standardised features and its robust
+    re-estimation regularises relative to each feature's variance: with
+    scikit-learn's absolute ``reg_covar=1e-6``, data in micro-units (a
+    variance of 1e-12) had every covariance swamped by the regularisation
+    and nothing was flagged, the uniform noise included.
+    """
+    X, y = _labelled(seed=3, n_outliers=40)
+    X = np.c_[X, np.random.RandomState(3).normal(size=len(X))]
+    X_test, y_test = _labelled(seed=13, n_outliers=40)
+    X_test = np.c_[X_test, np.random.RandomState(13).normal(size=len(X_test))]
+    reference = NSigmaOutlierDetector(random_state=0).fit(X)
+    shift = np.array([1e3, -5.0, 42.0]) * scale  # offsets in the same units
+    detector = NSigmaOutlierDetector(random_state=0).fit(shift + X * scale)
+    scores = detector.decision_function(shift + X_test * scale)
+    assert_allclose(scores, reference.decision_function(X_test), atol=1e-6)
+    assert_array_equal(detector.eligible_components_, reference.eligible_components_)
+    flagged = reference.predict(X_test) == -1
+    assert flagged[y_test == -1].mean() > 0.5 and flagged[y_test == 1].mean() < 0.02
+    # the mixture is reported in the data's units
+    assert_allclose(
+        detector.estimator_.means_,
+        shift + reference.estimator_.means_ * scale,
+        rtol=1e-6,
+        atol=1e-6 * np.max(np.abs(scale)),
+    )
+    assert_allclose(
+        detector.estimator_.ellipsoid_params_.centers, detector.estimator_.means_
+    )
+
+
+@pytest.mark.parametrize("mixture_class", [GaussianMixture, BayesianGaussianMixture])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
+def test_unstandardize_mixture_is_the_change_of_variables(
+    mixture_class, covariance_type
+):
+    """Check a mixture fitted on standardised features, mapped back to X's units.
+
+    Its densities are the fitted ones divided by the scales' product, its
+    posterior probabilities and Mahalanobis distances unchanged; features
+    of very different scales and offsets.
+    """
+    from sklearn_nsigma._fitted import FittedMixture
+    from sklearn_nsigma._fitting import feature_standardization, unstandardize_mixture
+
+    X = _clusters(n_features=3) * [1e-4, 1.0, 1e4] + [5.0, 0.0, -1e6]
+    shift, scale = feature_standardization(X)
+    Z = (X - shift) / scale
+    mixture = mixture_class(
+        n_components=3, covariance_type=covariance_type, random_state=0
+    ).fit(Z)
+    density_z, proba_z = mixture.score_samples(Z), mixture.predict_proba(Z)
+    distances_z = FittedMixture.from_estimator(mixture).kernel(np.float64).distances(Z)
+    unstandardize_mixture(mixture, shift, scale)
+    # scikit-learn expands the 'diag' quadratic form, which loses digits on
+    # uncentred data: 1e-5 is its rounding here, not the mapping's
+    assert_allclose(
+        mixture.score_samples(X), density_z - np.log(scale).sum(), atol=1e-5
+    )
+    assert_allclose(mixture.predict_proba(X), proba_z, atol=1e-6)
+    distances_x = FittedMixture.from_estimator(mixture).kernel(np.float64).distances(X)
+    assert_allclose(distances_x, distances_z, rtol=1e-8)
