@@ -262,6 +262,44 @@ def test_missing_values_error_and_drop(cli, tmp_path):
     assert "4 cell(s) in 4 rows, written with empty results" in out
 
 
+def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
+    """Check a '#' preamble: refused with a hint, then skipped with --comment.
+
+    Comment lines above the header and between the rows are left out of
+    the rows and of the output; errors still name the file's own lines.
+    """
+    X = blobs()
+    lines = table_text(X).splitlines()
+    lines = [
+        "# exported 2026-12-01",
+        "# units: m",
+        *lines[:50],
+        "# part 2",
+        *lines[50:],
+    ]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    status, _, err = cli("d.csv", "-k", "2", "-o", "-")
+    assert status == 1
+    assert err.strip() == (
+        "sklearn-nsigma: error: line 3 of 'd.csv' has 2 fields, the header has 1; "
+        "the header line starts with '#': if it is a comment, skip such lines "
+        "with --comment '#'"
+    )
+    status, out, err = cli("d.csv", "-k", "2", "-o", "-", "--comment", "#")
+    assert status == 0, err
+    assert out.splitlines()[0] == ",".join(["x0", "x1", *OUTPUT])
+    assert not any(line.startswith("#") for line in out.splitlines())
+    assert flags(out)[:3] == ["false"] * 3 and flags(out).count("false") == 3
+    assert len(flags(out)) == len(X)
+    # a missing value after the comments is reported on its own line
+    lines[60] = "," + lines[60].split(",")[1]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    status, _, err = cli("d.csv", "-k", "2", "-o", "-", "--comment", "#")
+    assert status == 1 and "(column 'x0' line 61)" in err
+    status, _, err = cli("d.csv", "--comment", "")
+    assert status == 2 and "expected one character such as '#'" in err
+
+
 def test_units_do_not_change_the_flags(cli, tmp_path):
     """Check metres and micrometres give the same flags, outlier included."""
     rng = np.random.RandomState(1)

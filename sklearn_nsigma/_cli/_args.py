@@ -90,6 +90,15 @@ def _delimiter(text: str) -> str:
     return value
 
 
+def _comment(text: str) -> str:
+    """One character that is not a quote, a line end or a space."""
+    if len(text) != 1 or text in '"\r\n' or text.isspace():
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as '#', got {text!r}"
+        )
+    return text
+
+
 def _encoding(text: str) -> str:
     import codecs
 
@@ -136,6 +145,15 @@ def _add_input_options(group) -> None:
         choices=(".", ","),
         default=".",
         help="decimal separator of the input's numbers (default: '.').",
+    )
+    group.add_argument(
+        "--comment",
+        type=_comment,
+        default=None,
+        metavar="CHAR",
+        help="skip the lines that start with CHAR, e.g. '#' for a preamble "
+        "above the header; they are not copied to the output (default: "
+        "every line is a record).",
     )
     group.add_argument(
         "--encoding",

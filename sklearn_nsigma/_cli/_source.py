@@ -56,11 +56,15 @@ class Source:
 
     encoding : str
         Text encoding.
+
+    comment : str, default=None
+        Lines that start with this character are skipped.
     """
 
-    def __init__(self, path: str, encoding: str):
+    def __init__(self, path: str, encoding: str, comment: str | None = None):
         self.path = path
         self.encoding = encoding
+        self.comment = comment
         self.name = "standard input" if path == "-" else repr(path)
         self._spool = None
         if path != "-":
@@ -197,6 +201,8 @@ def sniff_delimiter(source: Source) -> str:
     with contextlib.closing(raw), _read_errors(source, 1):
         head = text.read(SNIFF_CHARS)
     lines = [line for line in head.splitlines() if line.strip()]
+    if source.comment is not None:
+        lines = [line for line in lines if not line.startswith(source.comment)]
     if len(head) == SNIFF_CHARS and len(lines) > 1:
         lines.pop()  # the last line may be cut
     lines = lines[:SNIFF_LINES]
@@ -246,6 +252,8 @@ def iter_blocks(source: Source, on_block=None):
             else:
                 parts = [carry] if carry else []
             block, pending = _records(parts, line, pending)
+            if source.comment is not None:
+                _drop_comments(block, source.comment)
             line += len(parts)
             if on_block is not None:
                 on_block(raw.tell())
@@ -292,6 +300,16 @@ def _records(parts: list, line: int, pending):
             records.append(part)
             lines.append(line + 1 + offset)
     return Block(records, lines, True), pending
+
+
+def _drop_comments(block: Block, comment: str) -> None:
+    """Remove, in place, the records of ``block`` that start with ``comment``."""
+    keep = [
+        i for i, record in enumerate(block.records) if not record.startswith(comment)
+    ]
+    if len(keep) < len(block.records):
+        block.records = [block.records[i] for i in keep]
+        block.lines = [block.lines[i] for i in keep]
 
 
 def split_record(record: str, delimiter: str) -> list:

@@ -38,6 +38,8 @@ NA_VALUES = sorted(
     }
 )
 MAX_LISTED = 5
+# First characters of a header line that may be a comment (the hint names them).
+COMMENT_CHARACTERS = "#%"
 
 
 @dataclass
@@ -239,7 +241,10 @@ def _probe(source: Source, blocks, header: list, delimiter: str, first: Block):
     probe_blocks = [block for block in probe_blocks if block.records]
     records, lines = [], []
     for block in probe_blocks:
-        check_field_counts(block, len(header), delimiter, source.name)
+        try:
+            check_field_counts(block, len(header), delimiter, source.name)
+        except CLIError as error:
+            raise _comment_hint(error, header, source) from None
         records += block.records[: PROBE_ROWS - len(records)]
         lines += block.lines[: PROBE_ROWS - len(lines)]
     probe = _read_block(
@@ -250,6 +255,17 @@ def _probe(source: Source, blocks, header: list, delimiter: str, first: Block):
         na_filter=False,
     )
     return probe_blocks, probe, lines
+
+
+def _comment_hint(error: CLIError, header: list, source: Source) -> CLIError:
+    """``error``, with a hint when the header looks like a comment line."""
+    first = header[0] if header else ""
+    if source.comment is None and first[:1] in COMMENT_CHARACTERS:
+        return CLIError(
+            f"{error}; the header line starts with {first[0]!r}: if it is a "
+            f"comment, skip such lines with --comment '{first[0]}'"
+        )
+    return error
 
 
 def _delimiter(args, source: Source) -> str:
@@ -280,7 +296,7 @@ def read_table(args, progress) -> Table:
         The table, with its feature matrix in original units.
     """
     require_pandas()
-    source = Source(args.input, args.encoding)
+    source = Source(args.input, args.encoding, args.comment)
     delimiter = _delimiter(args, source)
     blocks = iter_blocks(source, progress.reader(source.size))
     first = next(blocks, None)
