@@ -168,6 +168,24 @@ def test_detector_fits_on_dask():
     assert detector.n_features_in_ == 3
 
 
+def test_default_detector_fits_on_dask_in_any_units():
+    """Check the default detector on a Dask array: standardised where it lives.
+
+    Features a million times apart in scale; the default mixture is fitted
+    on the standardised blocks and reported in the data's units, as in
+    memory (robust="auto" is None on Dask).
+    """
+    X = _blobs() * [1e-5, 1.0, 1e3] + [1.0, 0.0, -5e3]
+    X_dask = da.from_array(X, chunks=(400, 3))
+    in_memory = NSigmaOutlierDetector(robust=None, random_state=0).fit(X)
+    detector = NSigmaOutlierDetector(random_state=0).fit(X_dask)
+    _assert_same_fit(detector.estimator_, in_memory.estimator_)
+    assert_allclose(
+        detector.decision_function(X), in_memory.decision_function(X), atol=1e-8
+    )
+    assert_array_equal(detector.eligible_components_, in_memory.eligible_components_)
+
+
 def test_init_parameters_warm_start_and_max_iter_zero():
     """Check means/weights/precisions_init, warm starts and max_iter=0."""
     X = _blobs()
