@@ -96,14 +96,15 @@ def feature_standardization(X) -> tuple[np.ndarray, np.ndarray]:
 
     Computed in float64 on X divided by each feature's largest magnitude,
     so that features near the largest double do not overflow; the scale of
-    a constant feature is 1. A Dask array's are computed where it lives.
+    a constant feature is its magnitude (1 if it is 0). A Dask array's are
+    computed where it lives.
 
     Examples
     --------
     >>> import numpy as np
     >>> shift, scale = feature_standardization(np.array([[1e-9, 5.0], [3e-9, 5.0]]))
     >>> shift, scale
-    (array([2.e-09, 5.e+00]), array([1.e-09, 1.e+00]))
+    (array([2.e-09, 5.e+00]), array([1.e-09, 5.e+00]))
     """
     if is_dask_array(X):
         import dask
@@ -125,7 +126,9 @@ def feature_standardization(X) -> tuple[np.ndarray, np.ndarray]:
         std = np.sqrt(squares / n_samples)
     shift = np.asarray(mean) * peak
     scale = np.asarray(std) * peak
-    scale[~(scale > 0)] = 1.0
+    # a constant feature's own magnitude (1 for zeros): the regularisation
+    # then tolerates a relative change of about 1e-3, whatever its units
+    scale = np.where(scale > 0, scale, peak)
     return shift, scale
 
 

@@ -705,6 +705,21 @@ def test_default_detector_does_not_depend_on_units(scale):
     )
 
 
+@pytest.mark.parametrize("unit", [1e-6, 1.0, 1e6])
+def test_default_detector_on_a_constant_feature_in_any_units(unit):
+    """Check a 1 % change of a feature constant in training is flagged, in any units.
+
+    A constant feature's scale is its own magnitude: with the absolute
+    ``reg_covar``, a constant 1e-6 could change to 2e-6 unnoticed.
+    """
+    rng = np.random.RandomState(0)
+    X = np.c_[rng.normal(size=(1000, 2)), np.ones(1000)] * [1.0, 1.0, unit]
+    detector = NSigmaOutlierDetector(random_state=0).fit(X)
+    new = np.array([[0, 0, 1.0], [0, 0, 1.0001], [0, 0, 1.01], [0, 0, 2.0]])
+    assert_array_equal(detector.predict(new * [1, 1, unit]), [1, 1, -1, -1])
+    assert (detector.predict(X) == 1).all()
+
+
 @pytest.mark.parametrize("mixture_class", [GaussianMixture, BayesianGaussianMixture])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag"])
 def test_unstandardize_mixture_is_the_change_of_variables(
