@@ -299,7 +299,8 @@ def approximate_squared_radii(n_sigmas, n_features, scale, dfd):
 
     Vectorised and cheap, accurate to about 1e-10 relative, but not in log
     space: radii beyond about 37 sigmas (tail probabilities below the
-    smallest double) are ``inf``. :func:`squared_radius` solves one radius
+    smallest double), or where the inverse fails (some F laws beyond about
+    26 sigmas), are ``inf``. :func:`squared_radius` solves one radius
     exactly.
 
     Examples
@@ -320,7 +321,7 @@ def approximate_squared_radii(n_sigmas, n_features, scale, dfd):
             w = special.betaincinv(dfd / 2.0, n_features / 2.0, p)
             q = n_features * (dfd / n_features) * (1.0 / w - 1.0)
     # beyond the smallest double, or so far out that the inverse saturates
-    return np.where((p > 0) & (q < _HUGE), q, np.inf) / scale
+    return np.where((p > 0) & (q < _HUGE) & np.isfinite(q), q, np.inf) / scale
 
 
 def _floored(nu, floor=1.0):

@@ -79,15 +79,23 @@ def fit_mixture(estimator, X, y, memory, random_state=None):
     """
     if isinstance(estimator, FrozenEstimator):
         return fit_estimator(estimator, X, y)
-    cached_fit = check_memory(memory).cache(fit_estimator)
     if estimator is not None:
-        return cached_fit(clone(estimator), X, y)
+        return check_memory(memory).cache(fit_estimator)(clone(estimator), X, y)
     estimator = default_mixture(X.shape[0], random_state)
+    return check_memory(memory).cache(fit_standardized)(estimator, X, y)
+
+
+def fit_standardized(estimator, X, y):
+    """Fit ``estimator`` on X's standardised features; return it in X's units.
+
+    A module-level function, so that :class:`joblib.Memory` caches the
+    mixture as it is returned (in X's units).
+    """
     shift, scale = feature_standardization(X)
     standardized = X - shift.astype(X.dtype)
     standardized /= scale.astype(X.dtype)
     return unstandardize_mixture(
-        cached_fit(clone(estimator), standardized, y), shift, scale
+        fit_estimator(estimator, standardized, y), shift, scale
     )
 
 
@@ -165,17 +173,16 @@ def unstandardize_mixture(mixture, shift: np.ndarray, scale: np.ndarray):
     else:
         variance, factor = np.square(scale), scale
 
-    def rescaled(array, multiplier):
-        return (np.asarray(array) * multiplier).astype(np.asarray(array).dtype)
+    def rescaled(array, multiplier, offset=0.0):
+        array = np.asarray(array)
+        return (array * multiplier + offset).astype(array.dtype)
 
-    mixture.means_ = rescaled(mixture.means_, scale) + shift.astype(
-        mixture.means_.dtype
-    )
+    mixture.means_ = rescaled(mixture.means_, scale, shift)
     mixture.covariances_ = rescaled(mixture.covariances_, variance)
     mixture.precisions_ = rescaled(mixture.precisions_, 1.0 / variance)
     mixture.precisions_cholesky_ = rescaled(mixture.precisions_cholesky_, 1.0 / factor)
     if hasattr(mixture, "mean_prior_"):
-        mixture.mean_prior_ = rescaled(mixture.mean_prior_, scale) + shift
+        mixture.mean_prior_ = rescaled(mixture.mean_prior_, scale, shift)
         mixture.covariance_prior_ = rescaled(mixture.covariance_prior_, variance)
     if hasattr(mixture, "ellipsoid_params_"):
         mixture.ellipsoid_params_ = mixture._compute_ellipsoid_params()

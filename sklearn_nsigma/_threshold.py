@@ -160,6 +160,18 @@ def calibrated_sigmas(kernel, X, calibration, scales, dfds) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def _trusted_prefix(radii: np.ndarray) -> int:
+    """Length of the leading run of finite, non-decreasing radii.
+
+    An inverse special function may fail (NaN) or saturate far in the tail;
+    no bound is read from there on.
+    """
+    bad = ~np.isfinite(radii)
+    with np.errstate(invalid="ignore"):  # inf - inf
+        bad[1:] |= np.diff(radii) < 0
+    return int(np.argmax(bad)) if bad.any() else len(radii)
+
+
 def _largest_log_tail(squared, n_features, scales, dfds, radii=None) -> np.ndarray:
     """``max_k log_tail(squared[:, k])``, each tail evaluated only where needed.
 
@@ -188,10 +200,12 @@ def _largest_log_tail(squared, n_features, scales, dfds, radii=None) -> np.ndarr
         last = len(levels) - 1
         lower, upper = np.empty(squared.shape), np.empty(squared.shape)
         for k in range(n_components):
-            # radii[k][i - 1] <= squared < radii[k][i], up to rounding
-            i = np.searchsorted(radii[k], squared[:, k], side="right")
+            known = _trusted_prefix(radii[k])
+            # radii[k][i - 1] <= squared < radii[k][i], up to rounding; past
+            # the trusted radii, no upper bound
+            i = np.searchsorted(radii[k][:known], squared[:, k], side="right")
             lower[:, k] = levels[np.maximum(i - 2, 0)]
-            upper[:, k] = levels[np.minimum(i + 1, last)]
+            upper[:, k] = np.where(i < known, levels[np.minimum(i + 1, last)], np.inf)
         candidates = lower <= upper.min(axis=1, keepdims=True)
     log_p = np.full(n_rows, -np.inf)
     for k in range(n_components):

@@ -85,13 +85,16 @@ def test_largest_log_tail_skips_only_tails_that_cannot_be_largest(
     """Check the bracketed maximum equals the maximum over every component.
 
     Components of very different laws (chi-square, heavy and light F) and
-    samples from the centre to far beyond the bracketing levels, including
-    near-ties between components.
+    samples from the centre to far beyond the bracketing levels and where
+    ``betaincinv`` fails (NaN radii), including near-ties between
+    components.
     """
     rng = np.random.RandomState(seed)
     scales = rng.uniform(0.3, 1.5, n_components)
-    dfds = rng.choice([np.inf, 1.0, 3.0, 40.0, 1e4], n_components)
+    dfds = rng.choice([np.inf, 1.0, 3.0, 10.0, 40.0, 1e4], n_components)
     squared = n_features * np.exp(rng.uniform(-8, 12, (500, n_components)))
+    # and far out, where the inverse special functions fail for some F laws
+    squared[400:] = 10.0 ** rng.uniform(1, 250, (100, n_components))
     squared[:50, 1] = squared[:50, 0] * scales[0] / scales[1]  # ties under chi2
     radii = [
         approximate_squared_radii(_BRACKET_SIGMAS, n_features, scale, dfd)

@@ -285,6 +285,8 @@ def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
         "the header line starts with '#': if it is a comment, skip such lines "
         "with --comment '#'"
     )
+    lines[52] = '# part 2: a 5" gap'  # a quote in a comment opens no quoted field
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
     status, out, err = cli("d.csv", "-k", "2", "-o", "-", "--comment", "#")
     assert status == 0, err
     assert out.splitlines()[0] == ",".join(["x0", "x1", *OUTPUT])
@@ -298,6 +300,11 @@ def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
     assert status == 1 and "(column 'x0' line 61)" in err
     status, _, err = cli("d.csv", "--comment", "")
     assert status == 2 and "expected one character such as '#'" in err
+    # a header whose first name is empty (a pandas index) gets no hint
+    (tmp_path / "d.csv").write_text(",x1\n1,2,3\n")
+    status, _, err = cli("d.csv")
+    assert status == 1
+    assert err.strip().endswith("line 2 of 'd.csv' has 3 fields, the header has 2")
 
 
 def test_units_do_not_change_the_flags(cli, tmp_path):

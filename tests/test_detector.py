@@ -18,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_nsigma import (
+    NSigmaBayesianGaussianMixture,
     NSigmaGaussianMixture,
     NSigmaOutlierDetector,
     coverage_to_sigma,
@@ -703,6 +704,50 @@ def test_default_detector_does_not_depend_on_units(scale):
     assert_allclose(
         detector.estimator_.ellipsoid_params_.centers, detector.estimator_.means_
     )
+
+
+def test_default_mixture_is_cached_in_the_data_units():
+    """Check a cache that hands back the object it stored gets it unchanged.
+
+    The default mixture is mapped back to the data's units inside the
+    cached function: a second fit from the cache must not map it again.
+    """
+
+    class DictMemory:
+        """The joblib.Memory interface, returning the stored object itself."""
+
+        def __init__(self):
+            self.store = {}
+
+        def cache(self, func):
+            def cached(estimator, X, y):
+                key = (repr(estimator), X.tobytes())
+                if key not in self.store:
+                    self.store[key] = func(estimator, X, y)
+                return self.store[key]
+
+            return cached
+
+    X = _clusters() * [1e-3, 1e3] + [5.0, 7.0]
+    reference = NSigmaOutlierDetector(random_state=0).fit(X)
+    memory = DictMemory()
+    first = NSigmaOutlierDetector(random_state=0, memory=memory).fit(X)
+    second = NSigmaOutlierDetector(random_state=0, memory=memory).fit(X)
+    assert len(memory.store) == 1
+    for detector in (first, second):
+        assert_allclose(detector.estimator_.means_, reference.estimator_.means_)
+        assert_allclose(detector.decision_function(X), reference.decision_function(X))
+
+
+def test_default_mixture_keeps_float32_parameters_in_float32():
+    """Check the mapping back to data units keeps each parameter's dtype."""
+    X = (_clusters() * [1e-3, 1e3]).astype(np.float32)
+    mixture = NSigmaOutlierDetector(random_state=0).fit(X).estimator_
+    unit = X / np.array([1e-3, 1e3], dtype=np.float32)
+    expected = NSigmaBayesianGaussianMixture(n_components=10, random_state=0)
+    expected.fit(unit)  # fitted directly, with nothing mapped
+    for name in ("means_", "covariances_", "precisions_cholesky_", "mean_prior_"):
+        assert getattr(mixture, name).dtype == getattr(expected, name).dtype, name
 
 
 @pytest.mark.parametrize("unit", [1e-6, 1.0, 1e6])

@@ -251,9 +251,7 @@ def iter_blocks(source: Source, on_block=None):
                 carry = parts.pop()
             else:
                 parts = [carry] if carry else []
-            block, pending = _records(parts, line, pending)
-            if source.comment is not None:
-                _drop_comments(block, source.comment)
+            block, pending = _records(parts, line, pending, source.comment)
             line += len(parts)
             if on_block is not None:
                 on_block(raw.tell())
@@ -268,12 +266,22 @@ def iter_blocks(source: Source, on_block=None):
             )
 
 
-def _records(parts: list, line: int, pending):
-    """Whole records of the lines ``parts`` (after line ``line``)."""
+def _records(parts: list, line: int, pending, comment=None):
+    """Whole records of the lines ``parts`` (after line ``line``).
+
+    Blank lines, and lines that start with ``comment`` outside a quoted
+    field, are left out (a quote in a comment opens no field).
+    """
     joined_has_quote = pending is not None or any('"' in part for part in parts)
     if not joined_has_quote:
         parts = [part[:-1] if part.endswith("\r") else part for part in parts]
-        keep = [i for i, part in enumerate(parts) if part and not part.isspace()]
+        keep = [
+            i
+            for i, part in enumerate(parts)
+            if part
+            and not part.isspace()
+            and (comment is None or not part.startswith(comment))
+        ]
         if len(keep) == len(parts):
             return Block(
                 parts, list(range(line + 1, line + 1 + len(parts))), False
@@ -294,22 +302,14 @@ def _records(parts: list, line: int, pending):
                 pending = None
         elif not part or part.isspace():
             continue
+        elif comment is not None and part.startswith(comment):
+            continue
         elif odd:
             pending = (line + 1 + offset, [part])
         else:
             records.append(part)
             lines.append(line + 1 + offset)
     return Block(records, lines, True), pending
-
-
-def _drop_comments(block: Block, comment: str) -> None:
-    """Remove, in place, the records of ``block`` that start with ``comment``."""
-    keep = [
-        i for i, record in enumerate(block.records) if not record.startswith(comment)
-    ]
-    if len(keep) < len(block.records):
-        block.records = [block.records[i] for i in keep]
-        block.lines = [block.lines[i] for i in keep]
 
 
 def split_record(record: str, delimiter: str) -> list:

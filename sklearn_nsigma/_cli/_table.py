@@ -260,7 +260,7 @@ def _probe(source: Source, blocks, header: list, delimiter: str, first: Block):
 def _comment_hint(error: CLIError, header: list, source: Source) -> CLIError:
     """``error``, with a hint when the header looks like a comment line."""
     first = header[0] if header else ""
-    if source.comment is None and first[:1] in COMMENT_CHARACTERS:
+    if source.comment is None and first and first[0] in COMMENT_CHARACTERS:
         return CLIError(
             f"{error}; the header line starts with {first[0]!r}: if it is a "
             f"comment, skip such lines with --comment '{first[0]}'"
