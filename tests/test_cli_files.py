@@ -307,6 +307,56 @@ def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
     assert err.strip().endswith("line 2 of 'd.csv' has 3 fields, the header has 2")
 
 
+def test_a_row_of_units_is_hinted_and_skipped_with_skip_rows(cli, tmp_path):
+    """Check a row of units under the header: a hint, then --skip-rows 1.
+
+    The skipped rows are neither scored nor copied; later errors still
+    name the file's own lines.
+    """
+    X = blobs()
+    lines = table_text(X).splitlines()
+    lines.insert(1, "m,kg")
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    status, _, err = cli("d.csv", "-k", "2", "-o", "-")
+    assert status == 1
+    assert err.strip() == (
+        "sklearn-nsigma: error: no numeric column found in 'd.csv': line 2 is "
+        "the only text in 2 numeric column(s): if it is a row of units, skip it "
+        "with --skip-rows 1"
+    )
+    status, out, err = cli("d.csv", "-k", "2", "-o", "-", "--skip-rows", "1")
+    assert status == 0, err
+    assert "m,kg" not in out and len(flags(out)) == len(X)
+    assert flags(out)[:3] == ["false"] * 3 and flags(out).count("false") == 3
+    status, out, err = cli("d.csv", "-k", "2", "-o", "-", "--skip-rows", "4")
+    assert status == 0, err
+    assert flags(out) == ["true"] * (len(X) - 3)  # the outliers were rows 2 to 4
+    lines[60] = "," + lines[60].split(",")[1]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    status, _, err = cli("d.csv", "-o", "-", "--skip-rows", "1")
+    assert status == 1 and "(column 'x0' line 61)" in err
+    status, _, err = cli("d.csv", "--skip-rows", "-1")
+    assert status == 2
+
+
+@pytest.mark.parametrize("skip_rows", [0, 1, 7, 40])
+def test_skip_rows_across_blocks(cli, tmp_path, monkeypatch, skip_rows):
+    """Check --skip-rows skips the same rows when they span several blocks."""
+    from sklearn_nsigma._cli import _source
+
+    monkeypatch.setattr(_source, "BLOCK_CHARS", 64)  # a few rows per block
+    X = blobs(n=200)
+    (tmp_path / "d.csv").write_text(table_text(X))
+    args = ("d.csv", "-k", "2", "-o", "-", "--skip-rows", str(skip_rows))
+    status, out, err = cli(*args)
+    assert status == 0, err
+    rows = list(csv.reader(io.StringIO(out)))[1:]
+    assert [float(row[0]) for row in rows] == [
+        float(f"{v:g}") for v in X[skip_rows:, 0]
+    ]
+    assert f"{len(X) - skip_rows} rows" in err + out
+
+
 def test_units_do_not_change_the_flags(cli, tmp_path):
     """Check metres and micrometres give the same flags, outlier included."""
     rng = np.random.RandomState(1)

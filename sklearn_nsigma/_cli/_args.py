@@ -156,6 +156,14 @@ def _add_input_options(group) -> None:
         "every line is a record).",
     )
     group.add_argument(
+        "--skip-rows",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="skip the first N rows after the header, e.g. 1 for a row of "
+        "units; they are not copied to the output (default: 0).",
+    )
+    group.add_argument(
         "--encoding",
         type=_encoding,
         default="utf-8-sig",

@@ -89,7 +89,8 @@ def _numeric_kind(name, numbers, position, n_columns):
 
 
 def _text_reason(values, numbers, present, lines, decimal) -> tuple:
-    """Why a column holding text is left out, and a hint if one fits."""
+    """Why a column holding text is left out, a hint if one fits, and the
+    line of its only text cell (None unless it holds exactly one)."""
     is_text = present & np.isnan(numbers)
     n_text, n_present = int(is_text.sum()), int(present.sum())
     first = int(np.flatnonzero(is_text)[0])
@@ -108,7 +109,7 @@ def _text_reason(values, numbers, present, lines, decimal) -> tuple:
         )
     else:
         reason = "text"
-    return reason, hint
+    return reason, hint, (lines[first] if n_text == 1 < n_present else None)
 
 
 def classify(header, probe, lines, decimal: str) -> Columns:
@@ -135,6 +136,7 @@ def classify(header, probe, lines, decimal: str) -> Columns:
         Features, left-out columns and hints.
     """
     columns = Columns(features=[])
+    single_text_lines = []  # of the columns that hold one text cell
     for j, name in enumerate(header):
         if name in OUTPUT_COLUMNS:
             columns.left_out.append((name, "a result column (replaced)"))
@@ -146,16 +148,22 @@ def classify(header, probe, lines, decimal: str) -> Columns:
             continue
         numbers = parse_numbers(values, decimal)
         if np.isnan(numbers[present]).any():
-            reason, hint = _text_reason(values, numbers, present, lines, decimal)
+            reason, hint, line = _text_reason(values, numbers, present, lines, decimal)
             columns.left_out.append((name, reason))
             if hint:
                 columns.hints.append(f"column {name!r} looks like {hint}")
+            single_text_lines.append(line)
             continue
         reason = _numeric_kind(name, numbers[present], j, len(header))
         if reason is None:
             columns.features.append(j)
         else:
             columns.left_out.append((name, reason))
+    if single_text_lines and set(single_text_lines) == {lines[0]}:
+        columns.hints.append(
+            f"line {lines[0]} is the only text in {len(single_text_lines)} "
+            "numeric column(s): if it is a row of units, skip it with --skip-rows 1"
+        )
     return columns
 
 

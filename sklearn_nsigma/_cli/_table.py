@@ -213,12 +213,12 @@ def _header(source: Source, block: Block, delimiter: str) -> tuple:
     return header, record
 
 
-def _data_blocks(source: Source):
-    """The data blocks of the input again, without the header record."""
+def _data_blocks(source: Source, skip_rows: int):
+    """The data blocks of the input again, without the header and skipped rows."""
 
     def blocks(on_block=None):
         first = True
-        for block in iter_blocks(source, on_block):
+        for block in _skipping(iter_blocks(source, on_block), 1, skip_rows):
             if first:
                 del block.records[0], block.lines[0]
                 first = False
@@ -226,6 +226,20 @@ def _data_blocks(source: Source):
                 yield block
 
     return blocks
+
+
+def _skipping(blocks, start: int, n_rows: int):
+    """``blocks`` without their records ``start`` to ``start + n_rows``.
+
+    ``start`` is 1 when the first block still holds the header record.
+    """
+    for block in blocks:
+        if n_rows > 0:
+            stop = min(start + n_rows, len(block.records))
+            n_rows -= max(stop - start, 0)
+            del block.records[start:stop], block.lines[start:stop]
+        start = 0
+        yield block
 
 
 def _probe(source: Source, blocks, header: list, delimiter: str, first: Block):
@@ -298,7 +312,9 @@ def read_table(args, progress) -> Table:
     require_pandas()
     source = Source(args.input, args.encoding, args.comment)
     delimiter = _delimiter(args, source)
-    blocks = iter_blocks(source, progress.reader(source.size))
+    blocks = _skipping(
+        iter_blocks(source, progress.reader(source.size)), 1, args.skip_rows
+    )
     first = next(blocks, None)
     if first is None:
         raise CLIError(f"input {source.name} is empty")
@@ -333,7 +349,7 @@ def read_table(args, progress) -> Table:
         size=source.size,
         complete=complete,
         n_missing=reader.n_missing,
-        blocks=_data_blocks(source),
+        blocks=_data_blocks(source, args.skip_rows),
     )
 
 
