@@ -534,3 +534,35 @@ def test_the_drawn_threshold_is_where_predict_changes_after_robust_refit():
     inside = display.centers[0] + 0.99 * (edge - display.centers[0])
     outside = display.centers[0] + 1.01 * (edge - display.centers[0])
     assert_array_equal(detector.predict(np.array([inside, outside])), [1, -1])
+
+
+def test_displays_skip_ellipses_beyond_every_double(pyplot):
+    """Check a detector whose threshold radius is inf: that ellipse is not drawn.
+
+    A component of 4 samples in 2-D has a predictive F law with 1 degree of
+    freedom; 60 sigmas under it is beyond every double. Matplotlib once
+    warned "invalid value encountered" and drew nothing sensible.
+    """
+    import warnings
+
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.mixture import GaussianMixture
+
+    from sklearn_nsigma import EllipseDisplay, EllipsoidDisplay, NSigmaOutlierDetector
+
+    rng = np.random.RandomState(0)
+    for n_features, display in [(2, EllipseDisplay), (3, EllipsoidDisplay)]:
+        X = np.concatenate(
+            [rng.normal(size=(300, n_features)), rng.normal(size=(5, n_features)) + 20]
+        )
+        mixture = GaussianMixture(2, random_state=0).fit(X)
+        detector = NSigmaOutlierDetector(
+            FrozenEstimator(mixture), n_sigma=60, min_weight=0.0, robust=None
+        ).fit(X)
+        small = int(np.argmin(mixture.weights_))
+        assert np.isinf(detector.radii_[small])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            shown = display.from_estimator(detector, X)
+        drawn = shown.ellipses_ if n_features == 2 else shown.ellipsoids_
+        assert drawn[:, small].tolist() == [None] and drawn[0, 1 - small] is not None

@@ -119,7 +119,9 @@ class EllipseDisplay(ComponentsDisplay):
     ellipses_ : ndarray of matplotlib Ellipse of shape (n_levels, n_components)
         ``ellipses_[i, k]`` is the ``n_sigma[i]`` ellipse of the ``k``-th
         drawn component: width ``2 * n_sigma[i] * radii[k, 0]``, height
-        ``2 * n_sigma[i] * radii[k, 1]``, angle ``angles[k]``.
+        ``2 * n_sigma[i] * radii[k, 1]``, angle ``angles[k]``; None where
+        that is infinite (a detector's threshold radius beyond every double,
+        whose ellipse holds the whole plane).
 
     scatter_ : matplotlib PathCollection or None
         The points, if ``X`` was given.
@@ -248,6 +250,8 @@ class EllipseDisplay(ComponentsDisplay):
         widths, heights, angles = ellipse_patch_params(self.radii, self.angles, levels)
         ellipses = np.empty(widths.shape, dtype=object)
         for (i, k), width in np.ndenumerate(widths):
+            if not np.isfinite([width, heights[i, k]]).all():
+                continue  # a threshold beyond every double: the whole plane
             defaults = {
                 "facecolor": "none",
                 "edgecolor": component_color(components[k]),

@@ -109,7 +109,8 @@ class EllipsoidDisplay(ComponentsDisplay):
     ellipsoids_ : ndarray of shape (n_levels, n_components)
         ``ellipsoids_[i, k]`` is the surface (``Poly3DCollection``) or
         wireframe (``Line3DCollection``) of the ``n_sigma[i]`` ellipsoid of
-        the ``k``-th drawn component.
+        the ``k``-th drawn component; None where it is infinite (a
+        detector's threshold radius beyond every double).
 
     scatter_ : matplotlib PathCollection or None
         The points, if ``X`` was given.
@@ -249,6 +250,8 @@ class EllipsoidDisplay(ComponentsDisplay):
         draw = ax.plot_surface if kind == "surface" else ax.plot_wireframe
         shells = np.empty((levels.size, centers.shape[0]), dtype=object)
         for (i, k), _ in np.ndenumerate(shells):
+            if not np.isfinite(radii[k]).all():
+                continue  # a threshold beyond every double: the whole space
             mesh = ellipsoid_mesh(
                 centers[k], radii[k], rotations[k], levels[i], resolution
             )
