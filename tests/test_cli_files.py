@@ -262,6 +262,12 @@ def test_missing_values_error_and_drop(cli, tmp_path):
     assert "4 cell(s) in 4 rows, written with empty results" in out
 
 
+def cli_on_lines(cli, tmp_path, lines, *args):
+    """Run the tool on a file 'd.csv' made of ``lines``."""
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    return cli("d.csv", *args)
+
+
 def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
     """Check a '#' preamble: refused with a hint, then skipped with --comment.
 
@@ -277,8 +283,7 @@ def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
         "# part 2",
         *lines[50:],
     ]
-    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
-    status, _, err = cli("d.csv", "-k", "2", "-o", "-")
+    status, _, err = cli_on_lines(cli, tmp_path, lines, "-k", "2", "-o", "-")
     assert status == 1
     assert err.strip() == (
         "sklearn-nsigma: error: line 3 of 'd.csv' has 2 fields, the header has 1; "
@@ -286,8 +291,9 @@ def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
         "with --comment '#'"
     )
     lines[52] = '# part 2: a 5" gap'  # a quote in a comment opens no quoted field
-    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
-    status, out, err = cli("d.csv", "-k", "2", "-o", "-", "--comment", "#")
+    status, out, err = cli_on_lines(
+        cli, tmp_path, lines, "-k", "2", "-o", "-", "--comment", "#"
+    )
     assert status == 0, err
     assert out.splitlines()[0] == ",".join(["x0", "x1", *OUTPUT])
     assert not any(line.startswith("#") for line in out.splitlines())
@@ -295,8 +301,9 @@ def test_comment_lines_are_skipped_with_comment(cli, tmp_path):
     assert len(flags(out)) == len(X)
     # a missing value after the comments is reported on its own line
     lines[60] = "," + lines[60].split(",")[1]
-    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
-    status, _, err = cli("d.csv", "-k", "2", "-o", "-", "--comment", "#")
+    status, _, err = cli_on_lines(
+        cli, tmp_path, lines, "-k", "2", "-o", "-", "--comment", "#"
+    )
     assert status == 1 and "(column 'x0' line 61)" in err
     status, _, err = cli("d.csv", "--comment", "")
     assert status == 2 and "expected one character such as '#'" in err
@@ -316,8 +323,7 @@ def test_a_row_of_units_is_hinted_and_skipped_with_skip_rows(cli, tmp_path):
     X = blobs()
     lines = table_text(X).splitlines()
     lines.insert(1, "m,kg")
-    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
-    status, _, err = cli("d.csv", "-k", "2", "-o", "-")
+    status, _, err = cli_on_lines(cli, tmp_path, lines, "-k", "2", "-o", "-")
     assert status == 1
     assert err.strip() == (
         "sklearn-nsigma: error: no numeric column found in 'd.csv': line 2 is "
@@ -332,8 +338,7 @@ def test_a_row_of_units_is_hinted_and_skipped_with_skip_rows(cli, tmp_path):
     assert status == 0, err
     assert flags(out) == ["true"] * (len(X) - 3)  # the outliers were rows 2 to 4
     lines[60] = "," + lines[60].split(",")[1]
-    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
-    status, _, err = cli("d.csv", "-o", "-", "--skip-rows", "1")
+    status, _, err = cli_on_lines(cli, tmp_path, lines, "-o", "-", "--skip-rows", "1")
     assert status == 1 and "(column 'x0' line 61)" in err
     status, _, err = cli("d.csv", "--skip-rows", "-1")
     assert status == 2
