@@ -35,7 +35,11 @@ from sklearn_nsigma._compat import (
 )
 from sklearn_nsigma._dask_init import _initial_source, _Ones
 from sklearn_nsigma._dask_stats import _Blocks, _gaussian_parameters
-from sklearn_nsigma._em import set_initial_parameters, set_updated_parameters
+from sklearn_nsigma._em import (
+    regularization,
+    set_initial_parameters,
+    set_updated_parameters,
+)
 
 #: Dask configuration key read when ``persist=None``: set it to False, e.g.
 #: ``dask.config.set({"sklearn_nsigma.fit.persist": False})``, to recompute
@@ -259,7 +263,7 @@ def _fit(estimator, X, persist):
                     unassigned=covariance_type == "tied",
                 )
                 parameters = _gaussian_parameters(
-                    stats, estimator.reg_covar, covariance_type, dtype
+                    stats, regularization(estimator), covariance_type, dtype
                 )
             _initialize(estimator, parameters, n_samples)
 
@@ -278,7 +282,7 @@ def _fit(estimator, X, persist):
                 set_updated_parameters(
                     estimator,
                     *_gaussian_parameters(
-                        stats, estimator.reg_covar, covariance_type, dtype
+                        stats, regularization(estimator), covariance_type, dtype
                     ),
                 )
                 lower_bound = _lower_bound(estimator, stats, n_samples, dtype)

@@ -49,6 +49,19 @@ def _gaussian_log_offsets(means, precisions_cholesky, covariance_type):
 
 
 # -- the hooks of BaseMixture -------------------------------------------------
+def regularization(estimator):
+    """What the M-step adds to the covariances' diagonal.
+
+    ``reg_covar``, or, where the detector gave its default mixture a
+    per-feature floor (``_variance_floor``, the variance of rounding to each
+    feature's quantum), the larger of the two for every feature.
+    """
+    floor = getattr(estimator, "_variance_floor", None)
+    if floor is None:
+        return estimator.reg_covar
+    return np.maximum(estimator.reg_covar, floor)
+
+
 class _KernelEMMixin:
     """EM steps of a Gaussian mixture on the distance kernel, for NumPy input.
 
@@ -180,7 +193,7 @@ class _KernelEMMixin:
     def _gaussian_parameters(self, X, resp_dtype, stats):
         """``(nk, means, covariances)`` as scikit-learn's M-step has them."""
         return estimate_gaussian_parameters(
-            stats, resp_dtype, X.dtype, self.reg_covar, self.covariance_type
+            stats, resp_dtype, X.dtype, regularization(self), self.covariance_type
         )
 
     def fit_predict(self, X, y=None):

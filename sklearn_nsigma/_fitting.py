@@ -26,6 +26,8 @@ DEFAULT_N_COMPONENTS = 10
 DEFAULT_TOL_PER_SAMPLE = 1e-3
 # Rows per pass of feature_standardization (float64 temporaries of this many rows).
 _STANDARDIZATION_ROWS = 65536
+# Rows whose distinct values give each feature's quantum (rounding_variances).
+_QUANTUM_ROWS = 100_000
 
 
 def default_mixture(n_samples: int, random_state) -> NSigmaBayesianGaussianMixture:
@@ -94,9 +96,39 @@ def fit_standardized(estimator, X, y):
     shift, scale = feature_standardization(X)
     standardized = X - shift.astype(X.dtype)
     standardized /= scale.astype(X.dtype)
-    return unstandardize_mixture(
-        fit_estimator(estimator, standardized, y), shift, scale
-    )
+    # no component narrower than rounding to each feature's quantum
+    estimator._variance_floor = rounding_variances(X) / np.square(scale)
+    fitted = fit_estimator(estimator, standardized, y)
+    del fitted._variance_floor
+    return unstandardize_mixture(fitted, shift, scale)
+
+
+def rounding_variances(X) -> np.ndarray:
+    """Per feature, the variance ``q**2 / 12`` of rounding to its quantum ``q``.
+
+    ``q`` is the smallest gap between the distinct values of the feature
+    (among its first :data:`_QUANTUM_ROWS` rows): 1 for counts or ratings,
+    and so small for measured values that the variance is negligible. A
+    Gaussian component cannot be narrower than that along a discrete
+    feature; without this floor, the mixture gives each value of a rated
+    feature its own flat component, and the rows of a rare value are all
+    flagged. 0 for a constant feature.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rounding_variances(np.array([[1.0, 0.5], [2.0, 0.25], [4.0, 0.5]]))
+    array([0.08333333, 0.00520833])
+    """
+    head = X[:_QUANTUM_ROWS]
+    if is_dask_array(head):
+        head = head.compute()
+    head = np.sort(np.asarray(head, dtype=np.float64), axis=0)
+    gaps = np.diff(head, axis=0)
+    gaps[gaps <= 0] = np.inf
+    quanta = gaps.min(axis=0, initial=np.inf)
+    quanta[~np.isfinite(quanta)] = 0.0
+    return np.square(quanta) / 12.0
 
 
 def feature_standardization(X) -> tuple[np.ndarray, np.ndarray]:
@@ -219,8 +251,12 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
             "array."
         )
     # the mixture's reg_covar relative to each feature's variance, so that
-    # the re-estimation does not depend on the units of the features
+    # the re-estimation does not depend on the units of the features, and at
+    # least the variance of rounding to each feature's quantum
     reg_covar = float(getattr(unfreeze(mixture), "reg_covar", 1e-6))
+    reg_covar = np.maximum(
+        reg_covar * np.square(feature_standardization(X)[1]), rounding_variances(X)
+    )
     means, factors, n_used, eligible, n_iter = robust_parameters(
         np.asarray(X, dtype=np.float64),
         fitted.means,
@@ -229,7 +265,7 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
         fitted.weights,
         min_weight,
         float(robust),
-        reg_covar * np.square(feature_standardization(X)[1]),
+        reg_covar,
     )
     robust_fitted = fitted.with_parameters(means, factors)
     # Building the kernel checks that every factor is finite and invertible.

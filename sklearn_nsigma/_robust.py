@@ -20,6 +20,9 @@ from sklearn_nsigma._distance import MahalanobisKernel
 from sklearn_nsigma._geometry import precisions_cholesky_from_covariances
 
 MAX_ITERATIONS = 30
+# The largest share of the samples that components left out as background
+# may hold together (:func:`robust_parameters`).
+MAX_BACKGROUND_SHARE = 0.5
 # The test that a component's samples are heavier-tailed than Gaussian
 # (see _heavier_tailed): its level, and the shell just beyond the cutoff,
 # out to the 1 - (1 - quantile) / SHELL_RATIO quantile.
@@ -362,7 +365,10 @@ def robust_parameters(
         background = background_components(
             X, owner, np.flatnonzero(refit), covariance_type, reg_covar
         )
-        refit[background] = False
+        # Noise is a minority: background that would hold most of the
+        # samples is the data itself (uniform, or on a grid of values).
+        if np.isin(owner, background).mean() <= MAX_BACKGROUND_SHARE:
+            refit[background] = False
     if not refit.any():
         refit[np.argmax(weights)] = True
     n_used = np.full(n_components, np.nan)

@@ -186,6 +186,18 @@ def test_default_detector_fits_on_dask_in_any_units():
     assert_array_equal(detector.eligible_components_, in_memory.eligible_components_)
 
 
+def test_default_detector_fits_discrete_features_on_dask():
+    """Check the variance floor of discrete features reaches the Dask fit."""
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(3000, 4)) @ (np.eye(4) + 0.5)
+    X = np.clip(np.round(3 + 1.2 * Z / Z.std(axis=0)), 1, 5)  # ratings 1 to 5
+    in_memory = NSigmaOutlierDetector(robust=None, random_state=0).fit(X)
+    detector = NSigmaOutlierDetector(random_state=0).fit(da.from_array(X, (700, 4)))
+    _assert_same_fit(detector.estimator_, in_memory.estimator_)
+    variances = np.diagonal(detector.estimator_.covariances_, axis1=1, axis2=2)
+    assert variances[detector.eligible_components_].min() >= 1 / 12 * (1 - 1e-6)
+
+
 def test_init_parameters_warm_start_and_max_iter_zero():
     """Check means/weights/precisions_init, warm starts and max_iter=0."""
     X = _blobs()

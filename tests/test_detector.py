@@ -750,6 +750,50 @@ def test_default_mixture_keeps_float32_parameters_in_float32():
         assert getattr(mixture, name).dtype == getattr(expected, name).dtype, name
 
 
+def _ratings(seed, n_samples, n_features=4):
+    """Correlated ratings from 1 to 5, as a survey has them."""
+    rng = np.random.RandomState(seed)
+    Z = rng.normal(size=(n_samples, n_features)) @ (np.eye(n_features) + 0.5)
+    return np.clip(np.round(3 + 1.2 * Z / Z.std(axis=0)), 1, 5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_detector_on_ratings_flags_no_level_wholesale(seed):
+    """Check discrete features: a rare rating is not flagged as such.
+
+    The mixture gave each rating of a feature its own flat component (zero
+    width along it), and the rows of a rare rating (5 % of them) fell in a
+    component below min_weight: 11 % of new rows flagged. Components are
+    now no narrower than rounding to the feature's quantum (q**2 / 12).
+    """
+    X = _ratings(seed, 3000)
+    detector = NSigmaOutlierDetector(random_state=seed).fit(X[:2000])
+    assert (detector.predict(X[2000:]) == -1).mean() < 0.005
+    covariances = detector.estimator_.covariances_[detector.eligible_components_]
+    variances = np.diagonal(covariances, axis1=1, axis2=2)
+    assert variances.min() >= 1 / 12 * (1 - 1e-6)
+    assert (detector.predict([[1, 1, 1, 9], [3, 3, 3, 3]]) == [-1, 1]).all()
+
+
+@pytest.mark.parametrize("seed, n_levels, n_features", [(0, 5, 3), (1, 3, 4)])
+def test_background_holding_most_of_the_samples_is_the_data(seed, n_levels, n_features):
+    """Check uniform data on a grid of values: nothing is left out as noise.
+
+    The background test compares a component's density with the uniform
+    one over the data's box; on uniform grids it found two fifths (5 levels
+    in 3-D) or half (3 levels in 4-D, once components are no narrower than
+    the grid's rounding) of the rows "background", and flagged them.
+    Background that would hold most of the samples is now the data.
+    """
+    rng = np.random.RandomState(seed)
+    X = rng.randint(0, n_levels, size=(2000, n_features)).astype(float)
+    detector = NSigmaOutlierDetector(random_state=0).fit(X)
+    assert (detector.predict(X) == 1).all()
+    far = np.full((2, n_features), (n_levels - 1) / 2)
+    far[0, 0], far[1, -1] = -4.0 * n_levels, 5.0 * n_levels
+    assert (detector.predict(far) == -1).all()
+
+
 @pytest.mark.parametrize("unit", [1e-6, 1.0, 1e6])
 def test_default_detector_on_a_constant_feature_in_any_units(unit):
     """Check a 1 % change of a feature constant in training is flagged, in any units.
