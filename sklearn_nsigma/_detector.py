@@ -83,7 +83,9 @@ class NSigmaOutlierDetector(
         ``NSigmaBayesianGaussianMixture(n_components=10, tol=1e-3 * n_samples,
         random_state=random_state)`` fitted on the standardised features and
         reported in the data's units (its ``reg_covar`` is relative to each
-        feature's variance: the default does not depend on units). Its
+        feature's variance: the default does not depend on units; and no
+        component is narrower than rounding to a discrete feature's
+        quantum ``q``, variance ``q**2 / 12``). Its
         Dirichlet process prior adapts the number of components (up to 10);
         the unused ones are left out by ``min_weight``. The tolerance is
         ``1e-3`` per sample: scikit-learn's Bayesian lower bound is a sum.
@@ -157,7 +159,8 @@ class NSigmaOutlierDetector(
         inside its ``chi2.ppf(robust, n_features)`` ellipsoid, iterated to a
         fixed point (see Notes): outliers in the training data no longer
         inflate the ellipsoids they are measured against; the mixture's
-        ``reg_covar`` times each feature's variance regularises them. The
+        ``reg_covar`` times each feature's variance, and at least the
+        variance of rounding to the feature's quantum, regularises them. The
         mixture is not modified (a ``FrozenEstimator`` works too). None uses
         the mixture's parameters as they are.
 
