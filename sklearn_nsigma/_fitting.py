@@ -26,7 +26,8 @@ DEFAULT_N_COMPONENTS = 10
 DEFAULT_TOL_PER_SAMPLE = 1e-3
 # Rows per pass of feature_standardization (float64 temporaries of this many rows).
 _STANDARDIZATION_ROWS = 65536
-# Rows whose distinct values give each feature's quantum (rounding_variances).
+# Rows, taken evenly from all of X, whose distinct values give each
+# feature's quantum (rounding_variances).
 _QUANTUM_ROWS = 100_000
 
 
@@ -97,38 +98,42 @@ def fit_standardized(estimator, X, y):
     standardized = X - shift.astype(X.dtype)
     standardized /= scale.astype(X.dtype)
     # no component narrower than rounding to each feature's quantum
-    estimator._variance_floor = rounding_variances(X) / np.square(scale)
+    estimator._variance_floor = rounding_variances(X, scale)
     fitted = fit_estimator(estimator, standardized, y)
     del fitted._variance_floor
     return unstandardize_mixture(fitted, shift, scale)
 
 
-def rounding_variances(X) -> np.ndarray:
-    """Per feature, the variance ``q**2 / 12`` of rounding to its quantum ``q``.
+def rounding_variances(X, scale) -> np.ndarray:
+    """Per feature, the variance ``(q / scale)**2 / 12`` of rounding to its quantum.
 
     ``q`` is the smallest gap between the distinct values of the feature
-    (among its first :data:`_QUANTUM_ROWS` rows): 1 for counts or ratings,
-    and so small for measured values that the variance is negligible. A
-    Gaussian component cannot be narrower than that along a discrete
-    feature; without this floor, the mixture gives each value of a rated
-    feature its own flat component, and the rows of a rare value are all
-    flagged. 0 for a constant feature.
+    among :data:`_QUANTUM_ROWS` rows taken evenly from all of X: 1 for
+    counts or ratings, and so small for measured values that the variance
+    is negligible. It is given in units of ``scale`` (each feature's
+    standardisation scale), so that it neither underflows nor overflows in
+    tiny or huge units. A Gaussian component cannot be narrower than that
+    along a discrete feature; without this floor, the mixture gives each
+    value of a rated feature its own flat component, and the rows of a rare
+    value are all flagged. 0 for a constant feature.
 
     Examples
     --------
     >>> import numpy as np
-    >>> rounding_variances(np.array([[1.0, 0.5], [2.0, 0.25], [4.0, 0.5]]))
+    >>> X = np.array([[1.0, 0.5], [2.0, 0.25], [4.0, 0.5]])
+    >>> rounding_variances(X, np.ones(2))
     array([0.08333333, 0.00520833])
     """
-    head = X[:_QUANTUM_ROWS]
-    if is_dask_array(head):
-        head = head.compute()
-    head = np.sort(np.asarray(head, dtype=np.float64), axis=0)
-    gaps = np.diff(head, axis=0)
+    step = -(-X.shape[0] // _QUANTUM_ROWS)  # ceil: rows from all of X
+    sample = X[::step]
+    if is_dask_array(sample):
+        sample = sample.compute()
+    sample = np.sort(np.asarray(sample, dtype=np.float64), axis=0)
+    gaps = np.diff(sample, axis=0)
     gaps[gaps <= 0] = np.inf
     quanta = gaps.min(axis=0, initial=np.inf)
     quanta[~np.isfinite(quanta)] = 0.0
-    return np.square(quanta) / 12.0
+    return np.square(quanta / scale) / 12.0
 
 
 def feature_standardization(X) -> tuple[np.ndarray, np.ndarray]:
@@ -210,8 +215,12 @@ def unstandardize_mixture(mixture, shift: np.ndarray, scale: np.ndarray):
         return (array * multiplier + offset).astype(array.dtype)
 
     mixture.means_ = rescaled(mixture.means_, scale, shift)
-    mixture.covariances_ = rescaled(mixture.covariances_, variance)
-    mixture.precisions_ = rescaled(mixture.precisions_, 1.0 / variance)
+    # In units near the ends of the doubles (scales below 1e-154, say) the
+    # covariances underflow and the precisions overflow, as they would if
+    # fitted there; the Cholesky factors, which the distances use, do not.
+    with np.errstate(under="ignore", over="ignore", divide="ignore"):
+        mixture.covariances_ = rescaled(mixture.covariances_, variance)
+        mixture.precisions_ = rescaled(mixture.precisions_, 1.0 / variance)
     mixture.precisions_cholesky_ = rescaled(mixture.precisions_cholesky_, 1.0 / factor)
     if hasattr(mixture, "mean_prior_"):
         mixture.mean_prior_ = rescaled(mixture.mean_prior_, scale, shift)
@@ -254,9 +263,8 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
     # the re-estimation does not depend on the units of the features, and at
     # least the variance of rounding to each feature's quantum
     reg_covar = float(getattr(unfreeze(mixture), "reg_covar", 1e-6))
-    reg_covar = np.maximum(
-        reg_covar * np.square(feature_standardization(X)[1]), rounding_variances(X)
-    )
+    scale = feature_standardization(X)[1]
+    reg_covar = np.square(scale) * np.maximum(reg_covar, rounding_variances(X, scale))
     means, factors, n_used, eligible, n_iter = robust_parameters(
         np.asarray(X, dtype=np.float64),
         fitted.means,

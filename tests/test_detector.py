@@ -775,6 +775,34 @@ def test_default_detector_on_ratings_flags_no_level_wholesale(seed):
     assert (detector.predict([[1, 1, 1, 9], [3, 3, 3, 3]]) == [-1, 1]).all()
 
 
+def test_rounding_floor_in_tiny_units_and_from_all_rows(monkeypatch):
+    """Check the rounding floor: finite in tiny units, and taken from all rows.
+
+    A discrete feature in units of 1e-170 made the floor 0 / 0 (both
+    squares underflow) and the fit fail on NaN; and a quantum read from the
+    first rows only forced the coarse rounding of a first half onto a
+    finely measured second half, hiding an outlier 12 sigmas off it.
+    """
+    from sklearn_nsigma import _fitting
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(1000, 2))
+    X[:, 1] = np.round(X[:, 1] * 3)
+    reference = NSigmaOutlierDetector(robust=None, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        tiny = NSigmaOutlierDetector(robust=None, random_state=0)
+        tiny.fit(X * [1.0, 1e-170])
+        scores = tiny.decision_function(X * [1.0, 1e-170])
+    assert_allclose(scores, reference.decision_function(X), atol=1e-8)
+    monkeypatch.setattr(_fitting, "_QUANTUM_ROWS", 1000)
+    coarse = np.round(rng.normal(size=20_000) * 3)  # the first half: whole numbers
+    fine = rng.normal(size=20_000) * 0.05 + 40.0  # the second: measured finely
+    X = np.c_[np.r_[coarse, fine], rng.normal(size=40_000)]
+    detector = NSigmaOutlierDetector(random_state=0).fit(X)
+    assert detector.predict([[40.6, 0.0]])[0] == -1  # 12 sigmas off the fine cluster
+
+
 @pytest.mark.parametrize("seed, n_levels, n_features", [(0, 5, 3), (1, 3, 4)])
 def test_background_holding_most_of_the_samples_is_the_data(seed, n_levels, n_features):
     """Check uniform data on a grid of values: nothing is left out as noise.
