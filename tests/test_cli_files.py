@@ -342,6 +342,11 @@ def test_a_row_of_units_is_hinted_and_skipped_with_skip_rows(cli, tmp_path):
     assert status == 1 and "(column 'x0' line 61)" in err
     status, _, err = cli("d.csv", "--skip-rows", "-1")
     assert status == 2
+    status, _, err = cli("d.csv", "--skip-rows", str(len(lines)))
+    assert status == 1 and err.strip().endswith(
+        "has a header row but no data rows after the "
+        f"{len(lines)} skipped (--skip-rows)"
+    )
 
 
 @pytest.mark.parametrize("skip_rows", [0, 1, 7, 40])

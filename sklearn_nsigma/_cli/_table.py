@@ -242,8 +242,12 @@ def _skipping(blocks, start: int, n_rows: int):
         yield block
 
 
-def _probe(source: Source, blocks, header: list, delimiter: str, first: Block):
-    """The first blocks (at least :data:`PROBE_ROWS` rows) and their string cells."""
+def _probe(source: Source, blocks, header: list, delimiter: str, first: Block, skip=0):
+    """The first blocks (at least :data:`PROBE_ROWS` rows) and their string cells.
+
+    ``skip`` is the number of rows ``--skip-rows`` left out, named in the
+    error when none is left.
+    """
     probe_blocks, n_probe = [first], len(first.records)
     for block in blocks:
         probe_blocks.append(block)
@@ -251,7 +255,8 @@ def _probe(source: Source, blocks, header: list, delimiter: str, first: Block):
         if n_probe >= PROBE_ROWS:
             break
     if n_probe == 0:
-        raise CLIError(f"input {source.name} has a header row but no data rows")
+        after = f" after the {skip} skipped (--skip-rows)" if skip else ""
+        raise CLIError(f"input {source.name} has a header row but no data rows{after}")
     probe_blocks = [block for block in probe_blocks if block.records]
     records, lines = [], []
     for block in probe_blocks:
@@ -319,7 +324,9 @@ def read_table(args, progress) -> Table:
     if first is None:
         raise CLIError(f"input {source.name} is empty")
     header, header_record = _header(source, first, delimiter)
-    probe_blocks, probe, lines = _probe(source, blocks, header, delimiter, first)
+    probe_blocks, probe, lines = _probe(
+        source, blocks, header, delimiter, first, args.skip_rows
+    )
     columns = classify(header, probe, lines, args.decimal)
     del probe
     columns = select(columns, header, args.columns, args.exclude)
