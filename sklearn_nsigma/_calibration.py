@@ -317,9 +317,10 @@ def approximate_squared_radii(n_sigmas, n_features, scale, dfd):
         if np.isinf(dfd):
             q = special.chdtri(n_features, p)
         else:
-            # fdtrc(d, dfd, x) = I_w(dfd / 2, d / 2) with w = dfd / (dfd + d x)
+            # fdtrc(d, dfd, x) = I_w(dfd / 2, d / 2) with w = dfd / (dfd + d x),
+            # and the statistic is q = d x = dfd (1 / w - 1)
             w = special.betaincinv(dfd / 2.0, n_features / 2.0, p)
-            q = n_features * (dfd / n_features) * (1.0 / w - 1.0)
+            q = dfd * (1.0 / w - 1.0)
     # beyond the smallest double, or so far out that the inverse saturates
     return np.where((p > 0) & (q < _HUGE) & np.isfinite(q), q, np.inf) / scale
 
