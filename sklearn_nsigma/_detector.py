@@ -285,7 +285,12 @@ class NSigmaOutlierDetector(
     (the consistency factor of a Gaussian truncated there, as in
     ``MinCovDet``'s reweighting). The step repeats until the kept samples
     do not change. The predictive law of a re-estimated component is the
-    maximum-likelihood one with ``n_k`` the number of kept samples.
+    maximum-likelihood one with ``n_k`` the number of kept samples. A 'full'
+    component kept with fewer than 10 samples per feature takes its
+    variances only (a diagonal covariance: from so few samples, the noise
+    of the estimated correlations swamps the distances); its law is then
+    the diagonal one, with Satterthwaite's ``d / g`` degrees of freedom for
+    the correlations ``R`` it leaves out (``g = tr(R**2) / d``).
 
     **check_estimator.** scikit-learn's ``check_outliers_train`` expects
     some of its 300 clean training samples to be flagged; the calibrated
@@ -420,18 +425,16 @@ class NSigmaOutlierDetector(
         fitted.kernel(np.float64)
         min_weight = resolve_min_weight(self.min_weight, n_samples, n_features)
         eligible = fitted.eligible(min_weight)
-        n_used = np.full(fitted.n_components, np.nan)
+        estimates = None  # how the robust step re-estimated each component
         robust = resolve_robust(self.robust, self.calibration, is_dask_array(X))
         if robust is not None:
-            fitted, n_used, eligible, self.n_robust_iter_ = robust_view(
+            fitted, estimates, eligible, self.n_robust_iter_ = robust_view(
                 X, fitted, min_weight, mixture, robust
             )
-        scale, dfd = calibration_laws(
-            self.calibration, mixture, fitted, n_samples, n_used
-        )
+        laws = calibration_laws(self.calibration, mixture, fitted, n_samples, estimates)
         self.estimator_ = mixture
         self._fitted_mixture = fitted
-        self._law_scale, self._law_dfd = scale, dfd
+        self._laws = laws
         self.min_weight_ = min_weight
         self.eligible_components_ = eligible
         self._n_features_out = fitted.n_components
@@ -447,9 +450,7 @@ class NSigmaOutlierDetector(
                 np.percentile(sigmas, 100.0 * (1.0 - self.contamination))
             )
         self.offset_ = -self.threshold_
-        self.radii_ = threshold_radii(
-            self.calibration, self.threshold_, n_features, scale, dfd
-        )
+        self.radii_ = threshold_radii(self.calibration, self.threshold_, laws)
         self._scales = inside_scales(self.radii_)
 
     def _kernel(self, X, eligible_only: bool = False, check_finite: bool = True):
@@ -467,8 +468,7 @@ class NSigmaOutlierDetector(
             self._kernel(X, eligible_only=True),
             X,
             self.calibration,
-            self._law_scale[eligible],
-            self._law_dfd[eligible],
+            self._laws.select(eligible),
         )
 
     def _inside(self, X, check_finite: bool = True):

@@ -249,9 +249,10 @@ def unchanged_on_error(estimator):
 def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: float):
     """``fitted`` with robustly re-estimated ellipsoids.
 
-    Returns the new view, the number of samples of each re-estimated
-    component (NaN for the others), the eligible components (decided after
-    the merges, background ones left out) and the number of iterations.
+    Returns the new view, its :class:`~sklearn_nsigma._robust.RobustEstimates`,
+    the eligible
+    components (decided after the merges, background ones left out) and
+    the number of iterations.
     """
     if is_dask_array(X):
         raise ValueError(
@@ -265,7 +266,7 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
     reg_covar = float(getattr(unfreeze(mixture), "reg_covar", 1e-6))
     scale = feature_standardization(X)[1]
     reg_covar = np.square(scale) * np.maximum(reg_covar, rounding_variances(X, scale))
-    means, factors, n_used, eligible, n_iter = robust_parameters(
+    means, factors, estimates, eligible, n_iter = robust_parameters(
         np.asarray(X, dtype=np.float64),
         fitted.means,
         fitted.precisions_cholesky,
@@ -278,4 +279,4 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
     robust_fitted = fitted.with_parameters(means, factors)
     # Building the kernel checks that every factor is finite and invertible.
     robust_fitted.kernel(np.float64)
-    return robust_fitted, n_used, eligible, n_iter
+    return robust_fitted, estimates, eligible, n_iter

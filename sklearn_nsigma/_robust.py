@@ -9,8 +9,12 @@ and covariance are re-estimated from them, the covariance scaled up for the
 truncation. Samples beyond the quantile (the outliers among them) no longer
 inflate the ellipsoid they are measured against. A component whose samples
 turn out heavier-tailed than Gaussian (each step would cut more of its own
-tail) is estimated from all of its samples instead.
+tail) is estimated from all of its samples instead, and a 'full' component
+kept with fewer than :data:`FULL_COVARIANCE_SAMPLES_PER_FEATURE` samples
+per feature gets its variances only (a diagonal covariance).
 """
+
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import digamma
@@ -28,6 +32,33 @@ MAX_BACKGROUND_SHARE = 0.5
 # out to the 1 - (1 - quantile) / SHELL_RATIO quantile.
 TAIL_TEST_LEVEL = 1e-3
 SHELL_RATIO = 3.0
+# A 'full' component is re-estimated with its correlations from at least
+# this many samples per feature, and with its variances only (a diagonal
+# covariance) from fewer (see _reweight).
+FULL_COVARIANCE_SAMPLES_PER_FEATURE = 10
+# The fewest samples a component is re-estimated from (with fewer it keeps
+# the mixture's parameters): its variances then have 3 degrees of freedom.
+MIN_REESTIMATION_SAMPLES = 4
+
+
+class RobustEstimates(NamedTuple):
+    """How :func:`robust_parameters` re-estimated each component of a mixture."""
+
+    n_used: np.ndarray
+    """The number of samples it was computed from (NaN: kept as it was)."""
+
+    diagonal: np.ndarray
+    """Whether it was given a diagonal covariance (too few samples for more)."""
+
+    variance_inflation: np.ndarray
+    """For a diagonal one, ``tr(R**2) / d`` of its correlations ``R`` (else 1).
+
+    How much its correlations inflate the variance of its squared
+    distances under the diagonal covariance: ``sum_i lambda_i chi2_1``
+    (``lambda_i`` the eigenvalues of ``R``) has the mean of ``chi2_d`` and
+    this many times its variance. Each squared correlation is first
+    corrected for the ``1 / (n - 1)`` that sampling noise adds to it.
+    """
 
 
 def covariances_from_factors(factors: np.ndarray, covariance_type: str) -> np.ndarray:
@@ -60,9 +91,10 @@ def _projected_gain(first, second, n_samples, reg_covar):
     """BIC gain of one Gaussian over two, on the axis that separates them.
 
     ``first`` and ``second`` are ``(n, sum, sum of outer products)`` of the
-    samples of two components. Both are projected on the discriminant
-    direction ``D^{-1} (m_1 - m_2)``, ``D`` the diagonal of ``S_1 + S_2``
-    (invariant to the scale of each feature); the classification
+    samples of two components. Both are projected on Fisher's discriminant
+    direction ``S^{-1} (m_1 - m_2)``, ``S = S_1 + S_2``, or only its
+    diagonal below :data:`FULL_COVARIANCE_SAMPLES_PER_FEATURE` samples per
+    feature (both invariant to the scale of each feature); the classification
     log-likelihood of one 1-D Gaussian fitted to the union is compared with
     that of the two pieces (each its own Gaussian and weight), with BIC's
     penalty for the three parameters that a second component adds. Any
@@ -76,11 +108,15 @@ def _projected_gain(first, second, n_samples, reg_covar):
         stats[2] / stats[0] - np.outer(mean, mean)
         for stats, mean in zip((first, second), means, strict=True)
     ]
-    # Fisher's direction with the pooled covariance's diagonal only: the full
-    # inverse would overfit, and separate any two small groups perfectly
-    # when they hold few samples per dimension.
-    pooled = np.diag(scatters[0]) + np.diag(scatters[1]) + reg_covar
-    direction = (means[0] - means[1]) / pooled
+    # Fisher's direction: with the pooled covariance's diagonal only below
+    # FULL_COVARIANCE_SAMPLES_PER_FEATURE samples per feature, where the full
+    # inverse would overfit and separate any two small groups perfectly.
+    n_features = means.shape[1]
+    pooled = scatters[0] + scatters[1] + np.diag(np.broadcast_to(reg_covar, n_features))
+    if n.sum() < FULL_COVARIANCE_SAMPLES_PER_FEATURE * n_features:
+        direction = (means[0] - means[1]) / np.diag(pooled)
+    else:
+        direction = np.linalg.solve(pooled, means[0] - means[1])
     centres = means @ direction
     variances = np.array([direction @ scatter @ direction for scatter in scatters])
     variances = np.maximum(variances, 1e-12 * max(variances.max(), 1e-300))
@@ -97,8 +133,10 @@ def merge_components(X, owner, candidates, reg_covar=1e-6):
 
     Each sample belongs to one component (``owner``). For each pair of
     candidate components, the union of their samples is projected on the
-    axis that separates them (the difference of their means, each feature
-    divided by its pooled variance), and
+    axis that separates them (Fisher's: the inverse of their pooled
+    covariance times the difference of their means; the pooled covariance's
+    diagonal only where they hold fewer than
+    :data:`FULL_COVARIANCE_SAMPLES_PER_FEATURE` samples per feature), and
     one 1-D Gaussian is compared with the two pieces by the Bayesian
     information criterion of the classification likelihood (as in the CEM
     algorithm). The pair with the largest gain is merged first, until no
@@ -321,9 +359,11 @@ def robust_parameters(
     means, factors : ndarray
         The re-estimated parameters, in the same layouts.
 
-    n_used : ndarray of shape (n_components,)
-        Number of samples each re-estimated component was computed from
-        (``nan`` for the components kept as they were).
+    estimates : RobustEstimates
+        How each component was re-estimated: from how many samples (``nan``
+        for the components kept as they were), and whether with a diagonal
+        covariance ('full' components kept with fewer than
+        :data:`FULL_COVARIANCE_SAMPLES_PER_FEATURE` samples per feature).
 
     eligible : ndarray of bool of shape (n_components,)
         The components re-estimated, which alone make samples inliers: of
@@ -340,7 +380,7 @@ def robust_parameters(
     >>> rng = np.random.RandomState(0)
     >>> X = np.concatenate([rng.normal(size=(500, 2)), rng.uniform(-20, 20, (50, 2))])
     >>> means, factors = X.mean(axis=0, keepdims=True), np.array([1 / X.std()])
-    >>> means, factors, n_used, _, _ = robust_parameters(
+    >>> means, factors, estimates, _, _ = robust_parameters(
     ...     X, means, factors, "spherical", np.ones(1), 0.05, 0.975
     ... )
     >>> bool(abs(1 / factors[0] - 1.0) < 0.1)  # the standard deviation, not 5
@@ -352,8 +392,6 @@ def robust_parameters(
     factors = np.array(factors, dtype=np.float64)
     covariances = covariances_from_factors(factors, covariance_type)
     cutoff = chi2.ppf(quantile, n_features)
-    # E[x x^T | inside] = S * P(chi2_{d+2} <= cutoff) / quantile
-    consistency = quantile / chi2.cdf(cutoff, n_features + 2)
     weights = np.array(weights, dtype=np.float64)
     merge = covariance_type != "tied"
     if merge:
@@ -371,7 +409,11 @@ def robust_parameters(
             refit[background] = False
     if not refit.any():
         refit[np.argmax(weights)] = True
-    n_used = np.full(n_components, np.nan)
+    estimates = RobustEstimates(
+        np.full(n_components, np.nan),
+        np.zeros(n_components, dtype=bool),
+        np.ones(n_components),
+    )
     # the components estimated from all their samples, untrimmed
     untrimmed = np.zeros(n_components, dtype=bool)
     previous = None
@@ -382,10 +424,14 @@ def robust_parameters(
         )
         owner = _owners(squared, weights, factors, covariance_type, n_features)
         owned = squared[np.arange(n_samples), owner]
+        inflation = estimates.variance_inflation
         if previous is not None:
             candidates = refit & ~untrimmed
-            untrimmed |= _heavier_tailed(owned, owner, candidates, quantile, n_features)
-        keep = np.where((owned <= cutoff) | untrimmed[owner], owner, -1)
+            untrimmed |= _heavier_tailed(
+                owned, owner, candidates, quantile, n_features, inflation
+            )
+        cutoffs = _quantiles(quantile, n_features, inflation)
+        keep = np.where((owned <= cutoffs[owner]) | untrimmed[owner], owner, -1)
         if previous is not None and np.array_equal(keep, previous):
             break
         previous = keep
@@ -397,18 +443,19 @@ def robust_parameters(
             covariances,
             covariance_type,
             reg_covar,
-            np.where(untrimmed, 1.0, consistency),
-            n_used,
+            np.where(untrimmed, 1.0, _consistency(quantile, n_features, inflation)),
+            estimates,
         )
         factors = precisions_cholesky_from_covariances(covariances, covariance_type)
     # Eligible components keep at least min_weight of the samples once
     # re-estimated: pieces of scattered noise that pass min_weight only
     # together, merged, lose most of their samples to the trimming, and
     # their vague predictive law would vouch for the noise.
-    light = refit & (np.nan_to_num(n_used, nan=np.inf) < min_weight * n_samples)
+    n_used = np.nan_to_num(estimates.n_used, nan=np.inf)
+    light = refit & (n_used < min_weight * n_samples)
     if (refit & ~light).any():
         refit &= ~light
-    return means, factors, n_used, refit, n_iter
+    return means, factors, estimates, refit, n_iter
 
 
 def _merge(X, means, factors, covariances, covariance_type, weights, reg_covar, cutoff):
@@ -452,29 +499,57 @@ def _set_covariance(covariances, k, scatter, reg_covar):
 
 
 def _reweight(
-    X, keep, refit, means, covariances, covariance_type, reg_covar, consistency, n_used
+    X,
+    keep,
+    refit,
+    means,
+    covariances,
+    covariance_type,
+    reg_covar,
+    consistency,
+    estimates,
 ):
     """One reweighting step: each refitted component from the samples it keeps.
 
     ``consistency`` holds each component's factor for the truncation (1 for
-    an untrimmed one). ``means`` and ``n_used`` are updated in place;
-    returns the covariances (a new array for 'tied', pooled over the
-    components).
+    an untrimmed one). A component keeping fewer than
+    :data:`MIN_REESTIMATION_SAMPLES` samples (or, for 'tied', no more than
+    ``n_features``) is left as it is. A 'full' component keeping fewer than
+    :data:`FULL_COVARIANCE_SAMPLES_PER_FEATURE` samples per feature gets
+    its variances only: from so few samples, the sample covariance's
+    smallest eigenvalues are far below the truth's (by ``(1 - sqrt(d /
+    n))**2`` for ``n`` samples in ``d`` dimensions, Marchenko and Pastur,
+    1967), and the distances along those directions, noise, swamp the
+    others. ``means`` and the arrays of ``estimates`` (a
+    :class:`RobustEstimates`) are updated in place; returns the covariances
+    (a new array for 'tied', pooled over the components).
     """
     n_features = X.shape[1]
     pooled = np.zeros((n_features, n_features))
     pooled_count = 0
+    fewest = n_features + 1 if covariance_type == "tied" else MIN_REESTIMATION_SAMPLES
     for k in np.flatnonzero(refit):
         rows = X[keep == k]
-        if rows.shape[0] <= n_features:
+        n_rows = rows.shape[0]
+        if n_rows < fewest:
             continue
         means[k] = rows.mean(axis=0)
         centred = rows - means[k]
-        scatter = centred.T @ centred / rows.shape[0] * consistency[k]
-        n_used[k] = rows.shape[0]
+        scatter = centred.T @ centred / n_rows * consistency[k]
+        estimates.n_used[k] = n_rows
+        diagonal = covariance_type == "full" and (
+            n_rows < FULL_COVARIANCE_SAMPLES_PER_FEATURE * n_features
+        )
+        estimates.diagonal[k] = diagonal
+        estimates.variance_inflation[k] = 1.0
+        if diagonal:
+            estimates.variance_inflation[k] = _variance_inflation(
+                scatter, n_rows, reg_covar
+            )
+            scatter = np.diag(np.diag(scatter))
         if covariance_type == "tied":
-            pooled += scatter * rows.shape[0]
-            pooled_count += rows.shape[0]
+            pooled += scatter * n_rows
+            pooled_count += n_rows
         else:
             _set_covariance(covariances, k, scatter, reg_covar)
     if covariance_type == "tied" and pooled_count > 0:
@@ -482,7 +557,59 @@ def _reweight(
     return covariances
 
 
-def _heavier_tailed(squared, owner, candidates, quantile, n_features):
+def _variance_inflation(scatter, n_rows, reg_covar) -> float:
+    """``tr(R**2) / d`` of the correlations of ``n_rows`` samples' scatter.
+
+    Each off-diagonal squared correlation less ``1 / (n_rows - 1)``, its
+    expectation for uncorrelated Gaussian features, so that independent
+    features give about 1 from any number of samples (see
+    :class:`RobustEstimates`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _variance_inflation(np.array([[1.0, 0.0], [0.0, 4.0]]), 10, 0.0)
+    1.0
+    >>> round(_variance_inflation(np.ones((2, 2)), 1001, 0.0), 3)  # one axis: 2
+    1.999
+    """
+    n_features = scatter.shape[0]
+    variances = np.diag(scatter) + reg_covar
+    spread = np.sqrt(np.where(variances > 0, variances, 1.0))
+    squared = np.square(scatter / np.outer(spread, spread))
+    off_diagonal = squared.sum() - np.trace(squared)
+    noise = n_features * (n_features - 1) / max(n_rows - 1.0, 1.0)
+    return 1.0 + max(float(off_diagonal) - noise, 0.0) / n_features
+
+
+def _quantiles(quantile, n_features, inflation):
+    """Each component's ``quantile`` of its squared distances' law.
+
+    ``chi2(d)`` for a component with its own covariance; Satterthwaite's
+    ``g chi2(d / g)`` for one given a diagonal covariance, ``g`` its
+    :attr:`RobustEstimates.variance_inflation` (1 for the others).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _quantiles(0.999, 2, np.array([1.0, 2.0])).round(2)  # chi2(2), 2 chi2(1)
+    array([13.82, 21.66])
+    """
+    return inflation * chi2.ppf(quantile, n_features / inflation)
+
+
+def _consistency(quantile, n_features, inflation):
+    """The factor that makes up for trimming each component at its quantile.
+
+    ``E[x x^T | inside] = S P(chi2(d + 2) <= cutoff) / quantile`` for a
+    Gaussian trimmed at its ``chi2(d)`` quantile; in Satterthwaite's law
+    for a component given a diagonal covariance (see :func:`_quantiles`).
+    """
+    dof = n_features / inflation
+    return quantile / chi2.cdf(chi2.ppf(quantile, dof), dof + 2)
+
+
+def _heavier_tailed(squared, owner, candidates, quantile, n_features, inflation=1.0):
     """The candidate components whose samples are heavier-tailed than Gaussian.
 
     The reweighting assumes a Gaussian component with a few gross outliers,
@@ -498,7 +625,8 @@ def _heavier_tailed(squared, owner, candidates, quantile, n_features):
     2 % of the rows flagged after the merges to 22 % at the fixed point).
 
     ``squared`` is each sample's squared distance to its component
-    ``owner``.
+    ``owner``; ``inflation`` each component's variance inflation (see
+    :func:`_quantiles`).
 
     Examples
     --------
@@ -510,10 +638,11 @@ def _heavier_tailed(squared, owner, candidates, quantile, n_features):
     >>> _heavier_tailed(squared, owner, np.array([True, True]), 0.999, 2)
     array([False,  True])
     """
-    cutoff = chi2.ppf(quantile, n_features)
-    outer = chi2.ppf(1.0 - (1.0 - quantile) / SHELL_RATIO, n_features)
-    in_shell = (squared > cutoff) & (squared <= outer)
     n_components = candidates.shape[0]
+    inflation = np.broadcast_to(inflation, n_components)
+    cutoff = _quantiles(quantile, n_features, inflation)[owner]
+    outer = _quantiles(1.0 - (1.0 - quantile) / SHELL_RATIO, n_features, inflation)
+    in_shell = (squared > cutoff) & (squared <= outer[owner])
     owned = np.bincount(owner, minlength=n_components)
     shell = np.bincount(owner[in_shell], minlength=n_components)
     mass = (1.0 - quantile) * (1.0 - 1.0 / SHELL_RATIO)

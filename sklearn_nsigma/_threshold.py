@@ -8,6 +8,8 @@ and the score of samples in equivalent one-dimensional sigmas
 :class:`~sklearn_nsigma.NSigmaOutlierDetector`.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from sklearn.mixture import BayesianGaussianMixture
 
@@ -32,6 +34,23 @@ _SCORE_ROWS = 65536
 # evaluated exactly; from this many rows on (below, every one is).
 _BRACKET_SIGMAS = np.r_[np.arange(0.0, 20.0, 0.125), np.arange(20.0, 36.0, 0.5)]
 _MIN_BRACKETED_ROWS = 64
+
+
+class ComponentLaws(NamedTuple):
+    """The law of each component's squared distances: ``scale * r2 ~ dfn F(dfn, dfd)``.
+
+    ``dfd`` infinite: ``scale * r2 ~ chi2(dfn)``. ``dfn`` is ``n_features``
+    except for a component the robust step gave a diagonal covariance on
+    correlated features (see :func:`calibration_laws`).
+    """
+
+    scale: np.ndarray
+    dfd: np.ndarray
+    dfn: np.ndarray
+
+    def select(self, components) -> "ComponentLaws":
+        """The laws of some components (a boolean mask or indices)."""
+        return ComponentLaws(*(values[components] for values in self))
 
 
 def check_one_threshold(estimator) -> None:
@@ -68,34 +87,55 @@ def is_bayesian(mixture) -> bool:
     )
 
 
-def calibration_laws(calibration, mixture, fitted, n_samples, n_used):
-    """``(scale, dfd)`` per component: ``scale * r2 ~ d F(d, dfd)`` (chi2 if inf).
+def calibration_laws(calibration, mixture, fitted, n_samples, estimates=None):
+    """The :class:`ComponentLaws` of a fitted mixture under ``calibration``.
 
     ``fitted`` is the :class:`~sklearn_nsigma._fitted.FittedMixture` of
-    ``mixture``. ``n_used`` holds the number of samples of the robustly
-    re-estimated components (NaN for the others): those follow the
-    maximum-likelihood (Hotelling) form with that many samples.
+    ``mixture``. ``estimates``, when the robust step ran, is its
+    :class:`~sklearn_nsigma._fitting.RobustEstimates`: the re-estimated
+    components follow the maximum-likelihood (Hotelling) form with the
+    number of samples they were computed from, in the diagonal form for
+    those given a diagonal covariance. The squared distances under a
+    diagonal covariance of features with correlations ``R`` are
+    ``sum_i lambda_i chi2_1`` (``lambda_i`` the eigenvalues of ``R``): the
+    law keeps its mean and takes Satterthwaite's ``d / g`` degrees of
+    freedom, ``g = tr(R**2) / d`` the variance inflation.
     """
     n_components, n_features = fitted.n_components, fitted.n_features
     covariance_type, weights = fitted.covariance_type, fitted.weights
     if calibration != "predictive":
-        return np.ones(n_components), np.full(n_components, np.inf)
+        return ComponentLaws(
+            np.ones(n_components),
+            np.full(n_components, np.inf),
+            np.full(n_components, float(n_features)),
+        )
     if is_bayesian(mixture):
         scale, dfd = reference_form(unfreeze(mixture), n_features)
     else:
         scale, dfd = hotelling_form(
             weights * n_samples, n_features, covariance_type, n_samples
         )
-    robust = ~np.isnan(n_used)
-    if robust.any():
+    dfn = np.full(n_components, float(n_features))
+    if estimates is not None and not np.isnan(estimates.n_used).all():
+        n_used = estimates.n_used
+        robust = ~np.isnan(n_used)
         total = np.nansum(n_used) if covariance_type == "tied" else None
         n_k = np.where(robust, n_used, weights * n_samples)
-        robust_scale, robust_dfd = hotelling_form(
-            n_k, n_features, covariance_type, total
-        )
-        scale = np.where(robust, robust_scale, scale)
-        dfd = np.where(robust, robust_dfd, dfd)
-    return np.asarray(scale, dtype=np.float64), np.asarray(dfd, dtype=np.float64)
+        for form, chosen in (
+            (covariance_type, robust & ~estimates.diagonal),
+            ("diag", robust & estimates.diagonal),
+        ):
+            form_scale, form_dfd = hotelling_form(n_k, n_features, form, total)
+            scale = np.where(chosen, form_scale, scale)
+            dfd = np.where(chosen, form_dfd, dfd)
+        # a diagonal covariance on correlated features: the same mean, the
+        # variance inflated (Satterthwaite's law with d / inflation degrees)
+        diagonal = robust & estimates.diagonal
+        inflation = np.where(diagonal, estimates.variance_inflation, 1.0)
+        scale, dfn = scale / inflation, dfn / inflation
+    return ComponentLaws(
+        np.asarray(scale, dtype=np.float64), np.asarray(dfd, dtype=np.float64), dfn
+    )
 
 
 def threshold_from_parameters(estimator, n_features: int) -> float:
@@ -107,14 +147,14 @@ def threshold_from_parameters(estimator, n_features: int) -> float:
     return coverage_to_equivalent_sigma(estimator.coverage)
 
 
-def threshold_radii(calibration, threshold, n_features, scales, dfds) -> np.ndarray:
+def threshold_radii(calibration, threshold, laws: ComponentLaws) -> np.ndarray:
     """Raw Mahalanobis radius of every component's threshold ellipsoid."""
     if calibration == "none":
-        return np.full(len(scales), threshold)
+        return np.full(len(laws.scale), threshold)
     return np.sqrt(
         [
-            squared_radius(threshold, n_features, scale, dfd)
-            for scale, dfd in zip(scales, dfds, strict=True)
+            squared_radius(threshold, dfn, scale, dfd)
+            for scale, dfd, dfn in zip(*laws, strict=True)
         ]
     )
 
@@ -132,13 +172,12 @@ def inside_scales(radii: np.ndarray) -> np.ndarray:
     return np.minimum(scales, np.finfo(np.float64).max)
 
 
-def calibrated_sigmas(kernel, X, calibration, scales, dfds) -> np.ndarray:
+def calibrated_sigmas(kernel, X, calibration, laws: ComponentLaws) -> np.ndarray:
     """The score in sigmas of NumPy X: ``min`` over the kernel's components.
 
     The raw distance with ``calibration="none"``, else the equivalent
     one-dimensional sigmas of the largest tail probability, computed in
-    float64 and in log space. ``scales`` and ``dfds`` are the laws of the
-    kernel's components.
+    float64 and in log space. ``laws`` are the kernel's components'.
     """
     n_features = kernel.n_features
     if calibration != "predictive":
@@ -149,13 +188,13 @@ def calibrated_sigmas(kernel, X, calibration, scales, dfds) -> np.ndarray:
     radii = None
     if kernel.n_components > 1 and X.shape[0] >= _MIN_BRACKETED_ROWS:
         radii = [
-            approximate_squared_radii(_BRACKET_SIGMAS, n_features, scale, dfd)
-            for scale, dfd in zip(scales, dfds, strict=True)
+            approximate_squared_radii(_BRACKET_SIGMAS, dfn, scale, dfd)
+            for scale, dfd, dfn in zip(*laws, strict=True)
         ]
     parts = []
     for start in range(0, X.shape[0], _SCORE_ROWS):
         squared = kernel.squared(X[start : start + _SCORE_ROWS])
-        log_p = _largest_log_tail(squared, n_features, scales, dfds, radii)
+        log_p = _largest_log_tail(squared, laws, radii)
         parts.append(log_tail_to_sigma(log_p))
     return np.concatenate(parts)
 
@@ -172,7 +211,7 @@ def _trusted_prefix(radii: np.ndarray) -> int:
     return int(np.argmax(bad)) if bad.any() else len(radii)
 
 
-def _largest_log_tail(squared, n_features, scales, dfds, radii=None) -> np.ndarray:
+def _largest_log_tail(squared, laws: ComponentLaws, radii=None) -> np.ndarray:
     """``max_k log_tail(squared[:, k])``, each tail evaluated only where needed.
 
     ``radii[k]`` are component k's squared radii at ``_BRACKET_SIGMAS``
@@ -186,11 +225,12 @@ def _largest_log_tail(squared, n_features, scales, dfds, radii=None) -> np.ndarr
     --------
     >>> import numpy as np
     >>> squared = np.array([[1.0, 50.0], [60.0, 2.0], [1e6, 1e5]])
-    >>> scales, dfds = [1.0, 0.8], [np.inf, 30.0]
-    >>> radii = [approximate_squared_radii(_BRACKET_SIGMAS, 3, s, d)
-    ...          for s, d in zip(scales, dfds)]
-    >>> pruned = _largest_log_tail(squared, 3, scales, dfds, radii)
-    >>> bool(np.array_equal(pruned, _largest_log_tail(squared, 3, scales, dfds)))
+    >>> laws = ComponentLaws(np.array([1.0, 0.8]), np.array([np.inf, 30.0]),
+    ...                      np.array([3.0, 1.5]))
+    >>> radii = [approximate_squared_radii(_BRACKET_SIGMAS, n, s, d)
+    ...          for s, d, n in zip(*laws)]
+    >>> pruned = _largest_log_tail(squared, laws, radii)
+    >>> bool(np.array_equal(pruned, _largest_log_tail(squared, laws)))
     True
     """
     n_rows, n_components = squared.shape
@@ -211,6 +251,6 @@ def _largest_log_tail(squared, n_features, scales, dfds, radii=None) -> np.ndarr
     for k in range(n_components):
         rows = np.flatnonzero(candidates[:, k])
         if rows.size:
-            tail = log_tail(squared[rows, k], n_features, scales[k], dfds[k])
+            tail = log_tail(squared[rows, k], laws.dfn[k], laws.scale[k], laws.dfd[k])
             log_p[rows] = np.maximum(log_p[rows], tail)
     return log_p

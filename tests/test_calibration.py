@@ -24,7 +24,11 @@ from sklearn_nsigma._calibration import (
     squared_radius,
 )
 from sklearn_nsigma._robust import background_components, merge_components
-from sklearn_nsigma._threshold import _BRACKET_SIGMAS, _largest_log_tail
+from sklearn_nsigma._threshold import (
+    _BRACKET_SIGMAS,
+    ComponentLaws,
+    _largest_log_tail,
+)
 
 
 @pytest.mark.parametrize("df", [1, 3, 10, 50])
@@ -96,14 +100,18 @@ def test_largest_log_tail_skips_only_tails_that_cannot_be_largest(
     # and far out, where the inverse special functions fail for some F laws
     squared[400:] = 10.0 ** rng.uniform(1, 250, (100, n_components))
     squared[:50, 1] = squared[:50, 0] * scales[0] / scales[1]  # ties under chi2
+    # numerator degrees of freedom below n_features: Satterthwaite's laws of
+    # components given a diagonal covariance
+    dfns = n_features / rng.choice([1.0, 1.0, 1.7, 4.0], n_components)
+    laws = ComponentLaws(scales, dfds, dfns)
     radii = [
-        approximate_squared_radii(_BRACKET_SIGMAS, n_features, scale, dfd)
-        for scale, dfd in zip(scales, dfds, strict=True)
+        approximate_squared_radii(_BRACKET_SIGMAS, dfn, scale, dfd)
+        for scale, dfd, dfn in zip(*laws, strict=True)
     ]
-    pruned = _largest_log_tail(squared, n_features, scales, dfds, radii)
+    pruned = _largest_log_tail(squared, laws, radii)
     every = np.max(
         [
-            log_tail(squared[:, k], n_features, scales[k], dfds[k])
+            log_tail(squared[:, k], dfns[k], scales[k], dfds[k])
             for k in range(n_components)
         ],
         axis=0,
@@ -318,7 +326,7 @@ def test_heavy_tailed_components_are_not_trimmed_without_end():
     plain = NSigmaOutlierDetector(GaussianMixture(random_state=0), robust=None)
     plain.fit(heavy)
     assert_array_equal(robust.predict(heavy), plain.predict(heavy))
-    assert_allclose(robust._law_dfd, [2000 - 10])  # all samples, none trimmed
+    assert_allclose(robust._laws.dfd, [2000 - 10])  # all samples, none trimmed
     assert 0.03 < (robust.predict(heavy) == -1).mean() < 0.1
 
     gaussian = rng.normal(size=(2000, 10))
@@ -326,7 +334,7 @@ def test_heavy_tailed_components_are_not_trimmed_without_end():
     robust = NSigmaOutlierDetector(GaussianMixture(random_state=0)).fit(X)
     assert (robust.predict(X[2000:]) == -1).all()
     assert (robust.predict(gaussian) == -1).mean() < 0.005
-    assert robust._law_dfd[0] < 2000 - 10  # the outliers were left out
+    assert robust._laws.dfd[0] < 2000 - 10  # the outliers were left out
 
 
 def test_merged_noise_pieces_are_not_eligible_once_trimmed():
