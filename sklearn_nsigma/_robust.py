@@ -243,14 +243,18 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
 
     Following the noise component of model-based clustering (Banfield and
     Raftery, 1993), scattered outliers are a uniform background over the
-    data's bounding box, of density ``1 / V``. A component is background
-    when the Gaussian its samples (``owner``) came from is no denser than
-    that: when its entropy ``(d log(2 pi e) + log det Sigma) / 2``, with
-    ``log det Sigma`` estimated without bias, is at least ``log V``. A
-    Gaussian fitted to uniform samples has an entropy about ``0.18 d``
-    above ``log V``; a cluster, far below. A mixture fitted to contaminated
-    data gives such components to the outliers, and their broad ellipsoids
-    would otherwise make every outlier an inlier.
+    data's bounding box, of density at most ``1 / V`` (all the samples
+    spread over it). A component is background when its share ``w`` of the
+    samples (those of ``owner``), spread as the Gaussian they came from, is
+    no denser than that: when ``w exp(-H) <= 1 / V``, ``H = (d log(2 pi e)
+    + log det Sigma) / 2`` its entropy with ``log det Sigma`` estimated
+    without bias, i.e. ``H - log w >= log V``. A Gaussian fitted to uniform
+    samples has an entropy about ``0.18 d`` above ``log V``, and one fitted
+    to a piece of them holding a share ``w`` about ``log w`` below; a
+    cluster, far below. A mixture fitted to contaminated data gives such
+    components to the outliers (in few dimensions, k-means cuts uniform
+    noise into pieces), and their ellipsoids would otherwise make the
+    outliers around them inliers.
 
     Parameters
     ----------
@@ -307,7 +311,8 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
         if log_det is None:
             continue
         entropy = 0.5 * (n_features * (np.log(2 * np.pi) + 1) + log_det)
-        if entropy >= log_volume:
+        share = rows.shape[0] / X.shape[0]
+        if entropy - np.log(share) >= log_volume:
             background.append(int(k))
     return np.asarray(background, dtype=int)
 

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
 from sklearn.mixture import GaussianMixture
 
 from sklearn_nsigma import NSigmaOutlierDetector
 from sklearn_nsigma._robust import (
     FULL_COVARIANCE_SAMPLES_PER_FEATURE,
     _variance_inflation,
+    background_components,
     covariances_from_factors,
     merge_components,
 )
@@ -147,3 +149,22 @@ def test_parallel_elongated_clusters_are_not_merged(angle):
     assert merge_components(one, owner, np.array([0, 1])) == {1: 0} or (
         merge_components(one, owner, np.array([0, 1])) == {0: 1}
     )
+
+
+def test_pieces_of_uniform_noise_are_background():
+    """Check that noise cut in pieces by the mixture is left out as background.
+
+    In few dimensions k-means cuts uniform noise into compact pieces: a
+    Gaussian fitted to a quarter of the box is denser than the whole box,
+    but its share of the samples spread over it is not, and its ellipsoid
+    made the noise around it inliers (2-D clusters with 10 % noise).
+    """
+    rng = np.random.RandomState(0)
+    centres = np.array([[-5.0, -5.0], [5.0, -4.0], [0.0, 5.0]])
+    clusters = np.concatenate([c + 0.3 * rng.normal(size=(300, 2)) for c in centres])
+    noise = rng.uniform(-8, 8, size=(100, 2))
+    X = np.concatenate([clusters, noise])
+    quadrant = 3 + (noise[:, 0] > 0) + 2 * (noise[:, 1] > 0)
+    owner = np.concatenate([np.repeat([0, 1, 2], 300), quadrant])
+    background = background_components(X, owner, np.arange(7), "full")
+    assert_array_equal(background, [3, 4, 5, 6])
