@@ -156,7 +156,7 @@ class NSigmaOutlierDetector(
         error). After the fit, components one Gaussian cluster explains
         better are merged, those no denser than uniform noise left out, and
         every eligible one re-estimated from the samples it explains best
-        inside its ``chi2.ppf(robust, n_features)`` ellipsoid, iterated to a
+        inside the ``robust`` quantile of its law, iterated to a
         fixed point (see Notes): outliers in the training data no longer
         inflate the ellipsoids they are measured against; the mixture's
         ``reg_covar`` times each feature's variance, and at least the
@@ -247,7 +247,8 @@ class NSigmaOutlierDetector(
     the raw distances ``d_k``.
 
     **The predictive laws.** Each is written as ``c_k * d_k**2 ~ d *
-    F(d, m_k)`` (``d = n_features``); 'chi2' is ``c_k = 1``, ``m_k = inf``
+    F(d, m_k)`` (``d = n_features``; ``d / g`` and ``c_k / g`` for a robust
+    component given a diagonal covariance, below); 'chi2' is ``c_k = 1``, ``m_k = inf``
     (``d_k**2 ~ chi2(d)``). For a maximum-likelihood fit with effective
     sample size ``n_k = weights_[k] * n_samples`` (the ``n_samples`` given
     to :meth:`fit`), the mean estimate is off by ``N(0, S / n_k)`` and the
@@ -287,10 +288,11 @@ class NSigmaOutlierDetector(
     do not change. The predictive law of a re-estimated component is the
     maximum-likelihood one with ``n_k`` the number of kept samples. A 'full'
     component kept with fewer than 10 samples per feature takes its
-    variances only (a diagonal covariance: from so few samples, the noise
-    of the estimated correlations swamps the distances); its law is then
-    the diagonal one, with Satterthwaite's ``d / g`` degrees of freedom for
-    the correlations ``R`` it leaves out (``g = tr(R**2) / d``).
+    variances only, from then on (from so few samples, the noise of the
+    estimated correlations swamps the distances); its law is the diagonal
+    one, with ``c_k / g`` and Satterthwaite's ``d / g`` degrees of freedom
+    for the correlations ``R`` it leaves out (``g = tr(R**2) / d``), and its
+    cutoff and consistency factor are those of ``g chi2(d / g)``.
 
     **check_estimator.** scikit-learn's ``check_outliers_train`` expects
     some of its 300 clean training samples to be flagged; the calibrated

@@ -243,18 +243,23 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
 
     Following the noise component of model-based clustering (Banfield and
     Raftery, 1993), scattered outliers are a uniform background over the
-    data's bounding box, of density at most ``1 / V`` (all the samples
-    spread over it). A component is background when its share ``w`` of the
-    samples (those of ``owner``), spread as the Gaussian they came from, is
-    no denser than that: when ``w exp(-H) <= 1 / V``, ``H = (d log(2 pi e)
-    + log det Sigma) / 2`` its entropy with ``log det Sigma`` estimated
-    without bias, i.e. ``H - log w >= log V``. A Gaussian fitted to uniform
-    samples has an entropy about ``0.18 d`` above ``log V``, and one fitted
-    to a piece of them holding a share ``w`` about ``log w`` below; a
-    cluster, far below. A mixture fitted to contaminated data gives such
-    components to the outliers (in few dimensions, k-means cuts uniform
-    noise into pieces), and their ellipsoids would otherwise make the
-    outliers around them inliers.
+    data's bounding box, of density ``w0 / V``, ``w0`` the share of the
+    samples it holds. A component is background when its share ``w`` of
+    the samples (those of ``owner``), spread as the Gaussian they came
+    from, is no denser than that: when ``w exp(-H) <= w0 / V``, ``H = (d
+    log(2 pi e) + log det Sigma) / 2`` its entropy with ``log det Sigma``
+    estimated without bias. ``w0`` is the share of the background
+    components themselves and of the components that are not candidates
+    (too light to make inliers): starting from all the samples (``w0 =
+    1``), the components that pass are kept until the set no longer
+    shrinks. One background component alone passes when ``H >= log V``: a Gaussian
+    fitted to uniform samples has an entropy about ``0.18 d`` above
+    ``log V``; a cluster, far below. Noise cut in pieces (k-means does so
+    in few dimensions) passes too: a piece holding a share ``w`` of the
+    noise's ``w0`` is ``log(w0 / w)`` denser than the box, and no denser
+    than the noise. A mixture fitted to contaminated data gives such
+    components to the outliers, and their ellipsoids would otherwise make
+    the outliers around them inliers.
 
     Parameters
     ----------
@@ -300,7 +305,7 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
     if n_features == 0:
         return np.zeros(0, dtype=int)
     log_volume = np.log(np.ptp(X, axis=0)).sum()
-    background = []
+    excess = {}  # component: (H - log w - log V, w)
     for k in candidates:
         rows = X[owner == k]
         if rows.shape[0] < 2:  # a component that owns no sample is no background
@@ -312,9 +317,21 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
             continue
         entropy = 0.5 * (n_features * (np.log(2 * np.pi) + 1) + log_det)
         share = rows.shape[0] / X.shape[0]
-        if entropy - np.log(share) >= log_volume:
-            background.append(int(k))
-    return np.asarray(background, dtype=int)
+        excess[int(k)] = (entropy - np.log(share) - log_volume, share)
+    # Against the background's own density w0 / V, w0 the share of the
+    # components taken for it: from w0 = 1 down to a fixed point (the set
+    # only shrinks). One component alone is background when H >= log V.
+    # the samples of the other components (too light to be candidates) are
+    # noise or negligible clusters: counted in w0 too
+    others = np.isin(owner, candidates, invert=True).mean()
+    background = [k for k, (gap, _) in excess.items() if gap >= 0]
+    while background:
+        noise = others + sum(excess[k][1] for k in background)
+        kept = [k for k in background if excess[k][0] >= -np.log(noise)]
+        if kept == background:
+            break
+        background = kept
+    return np.asarray(sorted(background), dtype=int)
 
 
 def robust_parameters(
@@ -521,7 +538,7 @@ def _reweight(
     :data:`MIN_REESTIMATION_SAMPLES` samples (or, for 'tied', no more than
     ``n_features``) is left as it is. A 'full' component keeping fewer than
     :data:`FULL_COVARIANCE_SAMPLES_PER_FEATURE` samples per feature gets
-    its variances only: from so few samples, the sample covariance's
+    its variances only, from then on: from so few samples, the sample covariance's
     smallest eigenvalues are far below the truth's (by ``(1 - sqrt(d /
     n))**2`` for ``n`` samples in ``d`` dimensions, Marchenko and Pastur,
     1967), and the distances along those directions, noise, swamp the
@@ -542,8 +559,11 @@ def _reweight(
         centred = rows - means[k]
         scatter = centred.T @ centred / n_rows * consistency[k]
         estimates.n_used[k] = n_rows
-        diagonal = covariance_type == "full" and (
-            n_rows < FULL_COVARIANCE_SAMPLES_PER_FEATURE * n_features
+        # once diagonal, diagonal until the fixed point: its wider law keeps
+        # samples the full one trimmed, and the choice would flip each step
+        diagonal = estimates.diagonal[k] or (
+            covariance_type == "full"
+            and n_rows < FULL_COVARIANCE_SAMPLES_PER_FEATURE * n_features
         )
         estimates.diagonal[k] = diagonal
         estimates.variance_inflation[k] = 1.0

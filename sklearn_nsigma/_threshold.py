@@ -92,7 +92,7 @@ def calibration_laws(calibration, mixture, fitted, n_samples, estimates=None):
 
     ``fitted`` is the :class:`~sklearn_nsigma._fitted.FittedMixture` of
     ``mixture``. ``estimates``, when the robust step ran, is its
-    :class:`~sklearn_nsigma._fitting.RobustEstimates`: the re-estimated
+    :class:`~sklearn_nsigma._robust.RobustEstimates`: the re-estimated
     components follow the maximum-likelihood (Hotelling) form with the
     number of samples they were computed from, in the diagonal form for
     those given a diagonal covariance. The squared distances under a
