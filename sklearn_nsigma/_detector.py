@@ -246,10 +246,10 @@ class NSigmaOutlierDetector(
     ``calibration="none"``, ``z_k = d_k``. :meth:`transform` always returns
     the raw distances ``d_k``.
 
-    **The predictive laws.** Each is written as ``c_k * d_k**2 ~ d *
-    F(d, m_k)`` (``d = n_features``; ``d / g`` and ``c_k / g`` for a robust
-    component given a diagonal covariance, below); 'chi2' is ``c_k = 1``, ``m_k = inf``
-    (``d_k**2 ~ chi2(d)``). For a maximum-likelihood fit with effective
+    **The predictive laws.** Each is written as ``c_k * d_k**2 ~ d * F(d,
+    m_k)`` (``d = n_features``; ``d / g`` and ``c_k / g`` for a robust
+    component given a diagonal covariance, below); 'chi2' is ``c_k = 1``,
+    ``m_k = inf`` (``d_k**2 ~ chi2(d)``). For a maximum-likelihood fit with effective
     sample size ``n_k = weights_[k] * n_samples`` (the ``n_samples`` given
     to :meth:`fit`), the mean estimate is off by ``N(0, S / n_k)`` and the
     covariance estimate is Wishart with ``n_k - 1`` degrees of freedom,

@@ -250,9 +250,8 @@ def robust_view(X, fitted: FittedMixture, min_weight: float, mixture, robust: fl
     """``fitted`` with robustly re-estimated ellipsoids.
 
     Returns the new view, its :class:`~sklearn_nsigma._robust.RobustEstimates`,
-    the eligible
-    components (decided after the merges, background ones left out) and
-    the number of iterations.
+    the eligible components (decided after the merges, background ones left
+    out) and the number of iterations.
     """
     if is_dask_array(X):
         raise ValueError(

@@ -252,8 +252,8 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
     components themselves and of the components that are not candidates
     (too light to make inliers): starting from all the samples (``w0 =
     1``), the components that pass are kept until the set no longer
-    shrinks. One background component alone passes when ``H >= log V``: a Gaussian
-    fitted to uniform samples has an entropy about ``0.18 d`` above
+    shrinks. One background component alone passes when ``H >= log V``: a
+    Gaussian fitted to uniform samples has an entropy about ``0.18 d`` above
     ``log V``; a cluster, far below. Noise cut in pieces (k-means does so
     in few dimensions) passes too: a piece holding a share ``w`` of the
     noise's ``w0`` is ``log(w0 / w)`` denser than the box, and no denser
@@ -319,10 +319,9 @@ def background_components(X, owner, candidates, covariance_type, reg_covar=1e-6)
         share = rows.shape[0] / X.shape[0]
         excess[int(k)] = (entropy - np.log(share) - log_volume, share)
     # Against the background's own density w0 / V, w0 the share of the
-    # components taken for it: from w0 = 1 down to a fixed point (the set
-    # only shrinks). One component alone is background when H >= log V.
-    # the samples of the other components (too light to be candidates) are
-    # noise or negligible clusters: counted in w0 too
+    # components taken for it and of the non-candidates (too light: noise or
+    # negligible clusters), from w0 = 1 down to a fixed point (the set only
+    # shrinks). One component alone is background when H >= log V.
     others = np.isin(owner, candidates, invert=True).mean()
     background = [k for k, (gap, _) in excess.items() if gap >= 0]
     while background:
@@ -538,11 +537,11 @@ def _reweight(
     :data:`MIN_REESTIMATION_SAMPLES` samples (or, for 'tied', no more than
     ``n_features``) is left as it is. A 'full' component keeping fewer than
     :data:`FULL_COVARIANCE_SAMPLES_PER_FEATURE` samples per feature gets
-    its variances only, from then on: from so few samples, the sample covariance's
-    smallest eigenvalues are far below the truth's (by ``(1 - sqrt(d /
-    n))**2`` for ``n`` samples in ``d`` dimensions, Marchenko and Pastur,
-    1967), and the distances along those directions, noise, swamp the
-    others. ``means`` and the arrays of ``estimates`` (a
+    its variances only, from then on: from so few samples, the sample
+    covariance's smallest eigenvalues are far below the truth's (by ``(1 -
+    sqrt(d / n))**2`` for ``n`` samples in ``d`` dimensions, Marchenko and
+    Pastur, 1967), and the distances along those directions, noise, swamp
+    the others. ``means`` and the arrays of ``estimates`` (a
     :class:`RobustEstimates`) are updated in place; returns the covariances
     (a new array for 'tied', pooled over the components).
     """
@@ -566,11 +565,10 @@ def _reweight(
             and n_rows < FULL_COVARIANCE_SAMPLES_PER_FEATURE * n_features
         )
         estimates.diagonal[k] = diagonal
-        estimates.variance_inflation[k] = 1.0
+        estimates.variance_inflation[k] = (
+            _variance_inflation(scatter, n_rows, reg_covar) if diagonal else 1.0
+        )
         if diagonal:
-            estimates.variance_inflation[k] = _variance_inflation(
-                scatter, n_rows, reg_covar
-            )
             scatter = np.diag(np.diag(scatter))
         if covariance_type == "tied":
             pooled += scatter * n_rows

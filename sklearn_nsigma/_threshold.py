@@ -121,17 +121,18 @@ def calibration_laws(calibration, mixture, fitted, n_samples, estimates=None):
         robust = ~np.isnan(n_used)
         total = np.nansum(n_used) if covariance_type == "tied" else None
         n_k = np.where(robust, n_used, weights * n_samples)
+        diagonal = estimates.diagonal  # set for re-estimated components only
         for form, chosen in (
-            (covariance_type, robust & ~estimates.diagonal),
-            ("diag", robust & estimates.diagonal),
+            (covariance_type, robust & ~diagonal),
+            ("diag", diagonal),
         ):
             form_scale, form_dfd = hotelling_form(n_k, n_features, form, total)
             scale = np.where(chosen, form_scale, scale)
             dfd = np.where(chosen, form_dfd, dfd)
         # a diagonal covariance on correlated features: the same mean, the
-        # variance inflated (Satterthwaite's law with d / inflation degrees)
-        diagonal = robust & estimates.diagonal
-        inflation = np.where(diagonal, estimates.variance_inflation, 1.0)
+        # variance inflated (Satterthwaite's law with d / inflation degrees;
+        # the inflation is 1 for the other components)
+        inflation = estimates.variance_inflation
         scale, dfn = scale / inflation, dfn / inflation
     return ComponentLaws(
         np.asarray(scale, dtype=np.float64), np.asarray(dfd, dtype=np.float64), dfn
